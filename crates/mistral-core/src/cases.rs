@@ -1,0 +1,383 @@
+//! The parity case table: one list of op cases that every backend is checked against the CPU
+//! reference with, and that the kernel benchmarks time. Each case prints its parameters and seed.
+
+use std::fmt;
+
+use crate::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use crate::testutil::{Rng, Tolerance};
+use crate::{Backend, DType, HostTensor, Result};
+
+/// One op with its sizes.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    Embedding {
+        vocab: usize,
+        hidden: usize,
+        tokens: usize,
+        dtype: DType,
+    },
+    RmsNorm {
+        rows: usize,
+        dim: usize,
+        dtype: DType,
+    },
+    AddRmsNorm {
+        rows: usize,
+        dim: usize,
+    },
+    Matmul {
+        p: MatmulParams,
+        dtype: DType,
+    },
+    Rope {
+        p: RopeParams,
+    },
+    Attention {
+        p: AttentionParams,
+    },
+    Swiglu {
+        len: usize,
+    },
+    Add {
+        len: usize,
+    },
+    Copy {
+        p: CopyParams,
+        src_len: usize,
+        dst_len: usize,
+    },
+    Argmax {
+        rows: usize,
+        cols: usize,
+    },
+}
+
+/// A named, seeded op case.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    pub op: Op,
+    pub seed: u64,
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} seed={}", self.op, self.seed)
+    }
+}
+
+/// Seeded inputs of a case, on the host.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub tensors: Vec<HostTensor>,
+    pub tokens: Vec<u32>,
+}
+
+impl Inputs {
+    /// Input `i` widened to f32.
+    pub fn f32(&self, i: usize) -> Vec<f32> {
+        self.tensors[i].to_f32()
+    }
+}
+
+fn rounded(rng: &mut Rng, shape: Vec<usize>, lo: f32, hi: f32, dtype: DType) -> HostTensor {
+    let n = shape.iter().product();
+    HostTensor::from_f32(shape, &rng.vec(n, lo, hi), dtype)
+}
+
+fn f32s(rng: &mut Rng, n: usize, lo: f32, hi: f32) -> HostTensor {
+    rounded(rng, vec![n], lo, hi, DType::F32)
+}
+
+impl Case {
+    /// The case's inputs, generated from its seed. Value ranges are chosen per op so that results
+    /// are well-conditioned (e.g. SwiGLU gates cover both tails of the sigmoid).
+    pub fn inputs(&self) -> Inputs {
+        let mut rng = Rng::new(self.seed);
+        let mut tokens = Vec::new();
+        let tensors = match self.op {
+            Op::Embedding {
+                vocab,
+                hidden,
+                tokens: t,
+                dtype,
+            } => {
+                tokens = (0..t).map(|_| rng.below(vocab as u64) as u32).collect();
+                vec![rounded(&mut rng, vec![vocab, hidden], -1.0, 1.0, dtype)]
+            }
+            Op::RmsNorm { rows, dim, dtype } => vec![
+                f32s(&mut rng, rows * dim, -2.0, 2.0),
+                rounded(&mut rng, vec![dim], 0.5, 1.5, dtype),
+            ],
+            Op::AddRmsNorm { rows, dim } => vec![
+                f32s(&mut rng, rows * dim, -2.0, 2.0),
+                f32s(&mut rng, rows * dim, -2.0, 2.0),
+                f32s(&mut rng, dim, 0.5, 1.5),
+            ],
+            Op::Matmul { p, dtype } => vec![
+                f32s(&mut rng, (p.x_row + p.m) * p.k, -1.0, 1.0),
+                rounded(&mut rng, vec![p.n, p.k], -0.5, 0.5, dtype),
+            ],
+            Op::Rope { p } => vec![f32s(&mut rng, p.rows * p.heads * p.head_dim, -2.0, 2.0)],
+            Op::Attention { p } => {
+                let kv = p.n_kv_heads * p.head_dim;
+                vec![
+                    f32s(&mut rng, p.n * p.n_heads * p.head_dim, -1.5, 1.5),
+                    f32s(&mut rng, p.n * kv, -1.5, 1.5),
+                    f32s(&mut rng, p.n * kv, -1.0, 1.0),
+                    f32s(&mut rng, p.slots * kv, -1.5, 1.5),
+                    f32s(&mut rng, p.slots * kv, -1.0, 1.0),
+                ]
+            }
+            Op::Swiglu { len } => vec![
+                f32s(&mut rng, len, -8.0, 8.0),
+                f32s(&mut rng, len, -2.0, 2.0),
+            ],
+            Op::Add { len } => vec![
+                f32s(&mut rng, len, -2.0, 2.0),
+                f32s(&mut rng, len, -2.0, 2.0),
+            ],
+            Op::Copy {
+                src_len, dst_len, ..
+            } => {
+                vec![
+                    f32s(&mut rng, src_len, -1.0, 1.0),
+                    f32s(&mut rng, dst_len, -1.0, 1.0),
+                ]
+            }
+            Op::Argmax { rows, cols } => vec![f32s(&mut rng, rows * cols, -4.0, 4.0)],
+        };
+        Inputs { tensors, tokens }
+    }
+
+    /// Tolerance for a GPU backend against the CPU reference. Both accumulate in f32 in a different
+    /// order, so the error grows like sqrt(terms) · eps32 · |values|; bounds leave ~10x headroom
+    /// over that estimate. Weight dtype does not matter: both sides widen the same stored values.
+    pub fn tolerance(&self) -> Tolerance {
+        match self.op {
+            // Pure data movement and exact elementwise ops.
+            Op::Embedding { .. } | Op::Copy { .. } | Op::Argmax { .. } | Op::Add { .. } => {
+                Tolerance::abs(0.0)
+            }
+            // One sum of `dim` squares; outputs are O(2).
+            Op::RmsNorm { .. } | Op::AddRmsNorm { .. } => Tolerance {
+                abs: 1e-5,
+                rel: 1e-5,
+                nmse: 1e-10,
+            },
+            // exp() may differ by an ulp or two between libms.
+            Op::Swiglu { .. } => Tolerance {
+                abs: 1e-5,
+                rel: 1e-5,
+                nmse: 1e-10,
+            },
+            // cos/sin of angles up to ~8192 rad: GPU fast-math trig is accurate to ~1e-6 absolute.
+            Op::Rope { .. } => Tolerance {
+                abs: 1e-4,
+                rel: 0.0,
+                nmse: 1e-9,
+            },
+            // k terms of |x·w| <= 0.5: sqrt(k) · 6e-8 · 0.5·k/4 stays below 1e-4 for k <= 16384.
+            Op::Matmul { .. } => Tolerance {
+                abs: 2e-4,
+                rel: 1e-4,
+                nmse: 1e-9,
+            },
+            // Online vs two-pass softmax, scores O(10): outputs are convex combinations of |v| <= 1.
+            Op::Attention { .. } => Tolerance {
+                abs: 1e-4,
+                rel: 0.0,
+                nmse: 1e-9,
+            },
+        }
+    }
+
+    /// Runs the case on a backend and returns its output widened to f32 (argmax ids as f32).
+    pub fn run<B: Backend>(&self, b: &B, inputs: &Inputs) -> Result<Vec<f32>> {
+        let up = |i: usize| b.upload(&inputs.tensors[i]);
+        match self.op {
+            Op::Embedding { hidden, tokens, .. } => {
+                let mut out = b.zeros(tokens * hidden)?;
+                b.embedding(&up(0)?, &inputs.tokens, hidden, &mut out)?;
+                b.download_f32(&out)
+            }
+            Op::RmsNorm { rows, dim, .. } => {
+                let mut out = b.zeros(rows * dim)?;
+                b.rms_norm(
+                    &up(0)?,
+                    &up(1)?,
+                    &mut out,
+                    &RmsNormParams {
+                        rows,
+                        dim,
+                        eps: 1e-5,
+                    },
+                )?;
+                b.download_f32(&out)
+            }
+            Op::AddRmsNorm { rows, dim } => {
+                let (mut res, mut out) = (up(0)?, b.zeros(rows * dim)?);
+                b.add_rms_norm(
+                    &mut res,
+                    &up(1)?,
+                    &up(2)?,
+                    &mut out,
+                    &RmsNormParams {
+                        rows,
+                        dim,
+                        eps: 1e-5,
+                    },
+                )?;
+                let mut both = b.download_f32(&res)?;
+                both.extend(b.download_f32(&out)?);
+                Ok(both)
+            }
+            Op::Matmul { p, .. } => {
+                let mut y = b.zeros(p.m * p.n)?;
+                b.matmul(&up(0)?, &up(1)?, &mut y, &p)?;
+                b.download_f32(&y)
+            }
+            Op::Rope { p } => {
+                let mut x = up(0)?;
+                b.rope(&mut x, &p)?;
+                b.download_f32(&x)
+            }
+            Op::Attention { p } => {
+                let mut out = b.zeros(p.n * p.n_heads * p.head_dim)?;
+                b.attention(&up(0)?, &up(1)?, &up(2)?, &up(3)?, &up(4)?, &mut out, &p)?;
+                b.download_f32(&out)
+            }
+            Op::Swiglu { len } => {
+                let mut out = b.zeros(len)?;
+                b.swiglu(&up(0)?, &up(1)?, &mut out, len)?;
+                b.download_f32(&out)
+            }
+            Op::Add { len } => {
+                let mut x = up(0)?;
+                b.add(&mut x, &up(1)?, len)?;
+                b.download_f32(&x)
+            }
+            Op::Copy { p, .. } => {
+                let mut dst = up(1)?;
+                b.copy(&up(0)?, &mut dst, &p)?;
+                b.download_f32(&dst)
+            }
+            Op::Argmax { rows, cols } => Ok(b
+                .argmax(&up(0)?, rows, cols)?
+                .into_iter()
+                .map(|i| i as f32)
+                .collect()),
+        }
+    }
+}
+
+const DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+fn attn(
+    n: usize,
+    start_pos: usize,
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+    window: usize,
+) -> Op {
+    Op::Attention {
+        p: AttentionParams {
+            n,
+            start_pos,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            window,
+            slots: window,
+        },
+    }
+}
+
+/// The parity table: small sizes that are not multiples of any tile (1, 17, 33, ...), decode
+/// (one row) and prefill (many rows), GQA ratio 4, head_dim 128, KV lengths below, at and above a
+/// small window, every weight dtype. Sizes stay small enough for a software Vulkan driver.
+pub fn parity_cases() -> Vec<Case> {
+    let mut ops = Vec::new();
+    for dtype in DTYPES {
+        ops.push(Op::Embedding {
+            vocab: 67,
+            hidden: 33,
+            tokens: 5,
+            dtype,
+        });
+        ops.push(Op::RmsNorm {
+            rows: 3,
+            dim: 4096,
+            dtype,
+        });
+        for (m, n, k, x_row) in [
+            (1, 17, 33, 0),
+            (1, 96, 256, 0),
+            (1, 64, 4096, 0),
+            (5, 33, 130, 2),
+            (17, 70, 96, 0),
+            (64, 128, 256, 0),
+        ] {
+            ops.push(Op::Matmul {
+                p: MatmulParams { m, n, k, x_row },
+                dtype,
+            });
+        }
+    }
+    ops.push(Op::RmsNorm {
+        rows: 17,
+        dim: 33,
+        dtype: DType::F32,
+    });
+    ops.push(Op::AddRmsNorm { rows: 5, dim: 130 });
+    for (rows, heads, head_dim, start_pos) in [
+        (1, 32, 128, 0),
+        (1, 8, 128, 8191),
+        (17, 4, 128, 5),
+        (3, 3, 16, 4000),
+    ] {
+        ops.push(Op::Rope {
+            p: RopeParams::new(rows, heads, head_dim, start_pos, 10000.0),
+        });
+    }
+    // Window 8 with a cache of 8 slots: decode below / at / above the window, prefill from empty,
+    // prefill continuing a cache, a prefill block longer than the window, and MHA (ratio 1).
+    for (n, start_pos) in [
+        (1, 3),
+        (1, 7),
+        (1, 8),
+        (1, 29),
+        (5, 0),
+        (6, 5),
+        (17, 0),
+        (9, 20),
+    ] {
+        ops.push(attn(n, start_pos, 8, 2, 128, 8));
+    }
+    ops.push(attn(3, 2, 4, 4, 16, 8));
+    ops.push(attn(1, 40, 32, 8, 128, 33));
+    ops.push(Op::Swiglu { len: 1 });
+    ops.push(Op::Swiglu { len: 14337 });
+    ops.push(Op::Add { len: 4097 });
+    ops.push(Op::Copy {
+        p: CopyParams {
+            src_offset: 3,
+            dst_offset: 17,
+            len: 33,
+        },
+        src_len: 40,
+        dst_len: 64,
+    });
+    ops.push(Op::Argmax {
+        rows: 3,
+        cols: 32000,
+    });
+    ops.push(Op::Argmax { rows: 1, cols: 17 });
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| Case {
+            op,
+            seed: 1000 + i as u64,
+        })
+        .collect()
+}

@@ -1,0 +1,276 @@
+//! Op parameters (host-side semantics, in elements) with the shape checks every backend runs before
+//! launching. GPU backends mirror what they need into their own `#[repr(C)]` uniform structs.
+
+use crate::{Error, Result, TensorInfo};
+
+fn need(op: &'static str, what: &str, t: &impl TensorInfo, len: usize) -> Result<()> {
+    if t.len() < len {
+        return Err(Error::shape(
+            op,
+            format!("{what} has {} elements, needs {len}", t.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// RMSNorm over `rows` rows of `dim` values.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsNormParams {
+    pub rows: usize,
+    pub dim: usize,
+    pub eps: f32,
+}
+
+impl RmsNormParams {
+    pub fn check(
+        &self,
+        x: &impl TensorInfo,
+        w: &impl TensorInfo,
+        out: &impl TensorInfo,
+    ) -> Result<()> {
+        need("rms_norm", "x", x, self.rows * self.dim)?;
+        need("rms_norm", "weight", w, self.dim)?;
+        need("rms_norm", "out", out, self.rows * self.dim)
+    }
+}
+
+/// `y[m, n] = x[x_row .. x_row + m, k] · w[n, k]ᵀ`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatmulParams {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// First row of `x` to read.
+    pub x_row: usize,
+}
+
+impl MatmulParams {
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        MatmulParams { m, n, k, x_row: 0 }
+    }
+
+    pub fn check(
+        &self,
+        x: &impl TensorInfo,
+        w: &impl TensorInfo,
+        y: &impl TensorInfo,
+    ) -> Result<()> {
+        need("matmul", "x", x, (self.x_row + self.m) * self.k)?;
+        if w.len() != self.n * self.k {
+            return Err(Error::shape(
+                "matmul",
+                format!(
+                    "weight has {} elements, expected [{}, {}]",
+                    w.len(),
+                    self.n,
+                    self.k
+                ),
+            ));
+        }
+        need("matmul", "y", y, self.m * self.n)
+    }
+
+    /// FLOPs of the product (a multiply and an add per term).
+    pub fn flops(&self) -> u64 {
+        2 * (self.m * self.n * self.k) as u64
+    }
+}
+
+/// RoPE on `rows` rows of `heads` heads, row `r` at position `start_pos + r`.
+#[derive(Clone, Copy, Debug)]
+pub struct RopeParams {
+    pub rows: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    pub start_pos: usize,
+    pub theta: f32,
+}
+
+impl RopeParams {
+    pub fn new(rows: usize, heads: usize, head_dim: usize, start_pos: usize, theta: f32) -> Self {
+        RopeParams {
+            rows,
+            heads,
+            head_dim,
+            start_pos,
+            theta,
+        }
+    }
+
+    pub fn check(&self, x: &impl TensorInfo) -> Result<()> {
+        if self.head_dim % 2 != 0 {
+            return Err(Error::shape(
+                "rope",
+                format!("head_dim {} is odd", self.head_dim),
+            ));
+        }
+        need("rope", "x", x, self.rows * self.heads * self.head_dim)
+    }
+
+    /// `inv_freq[i] = 1 / theta^(2i / head_dim)` in f32, as Hugging Face computes it.
+    pub fn inv_freq(&self) -> Vec<f32> {
+        (0..self.head_dim / 2)
+            .map(|i| 1.0 / self.theta.powf((2 * i) as f32 / self.head_dim as f32))
+            .collect()
+    }
+}
+
+/// Sliding-window GQA attention for `n` queries starting at `start_pos`; see `Backend::attention`.
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionParams {
+    pub n: usize,
+    pub start_pos: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    /// Sliding window W: query `i` sees keys `i - W < j <= i`.
+    pub window: usize,
+    /// Rows of the rolling KV cache.
+    pub slots: usize,
+}
+
+impl AttentionParams {
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        &self,
+        q: &impl TensorInfo,
+        k_new: &impl TensorInfo,
+        v_new: &impl TensorInfo,
+        k_cache: &impl TensorInfo,
+        v_cache: &impl TensorInfo,
+        out: &impl TensorInfo,
+    ) -> Result<()> {
+        const OP: &str = "attention";
+        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "{} query heads are not a multiple of {} KV heads",
+                    self.n_heads, self.n_kv_heads
+                ),
+            ));
+        }
+        if self.window == 0 || self.slots == 0 {
+            return Err(Error::shape(OP, "window and cache slots must be positive"));
+        }
+        // The oldest key any query of this block needs from the cache.
+        let history = self.start_pos.min(self.window - 1);
+        if history > self.slots {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "cache has {} slots but the window needs {history} past keys",
+                    self.slots
+                ),
+            ));
+        }
+        let kv_row = self.n_kv_heads * self.head_dim;
+        need(OP, "q", q, self.n * self.n_heads * self.head_dim)?;
+        need(OP, "k_new", k_new, self.n * kv_row)?;
+        need(OP, "v_new", v_new, self.n * kv_row)?;
+        need(OP, "k_cache", k_cache, self.slots * kv_row)?;
+        need(OP, "v_cache", v_cache, self.slots * kv_row)?;
+        need(OP, "out", out, self.n * self.n_heads * self.head_dim)
+    }
+
+    /// Keys query `t` of the block attends to: positions `first..=i` with `i = start_pos + t`.
+    pub fn key_range(&self, t: usize) -> std::ops::RangeInclusive<usize> {
+        let i = self.start_pos + t;
+        (i + 1).saturating_sub(self.window)..=i
+    }
+
+    /// Softmax scale `1 / sqrt(head_dim)`.
+    pub fn scale(&self) -> f32 {
+        1.0 / (self.head_dim as f32).sqrt()
+    }
+
+    /// Query-key pairs inside the window (each costs 4·head_dim FLOPs: QKᵀ and PV).
+    pub fn pairs(&self) -> u64 {
+        (0..self.n)
+            .map(|t| self.key_range(t).count() as u64)
+            .sum::<u64>()
+            * self.n_heads as u64
+    }
+}
+
+/// A flat f32 copy: `dst[dst_offset + i] = src[src_offset + i]` for `i < len`.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyParams {
+    pub src_offset: usize,
+    pub dst_offset: usize,
+    pub len: usize,
+}
+
+impl CopyParams {
+    pub fn check(&self, src: &impl TensorInfo, dst: &impl TensorInfo) -> Result<()> {
+        need("copy", "src", src, self.src_offset + self.len)?;
+        need("copy", "dst", dst, self.dst_offset + self.len)
+    }
+}
+
+/// Checks an elementwise op over `len` values of each tensor.
+pub fn check_elementwise(
+    op: &'static str,
+    tensors: &[(&str, &dyn TensorInfoDyn)],
+    len: usize,
+) -> Result<()> {
+    for (name, t) in tensors {
+        if t.elements() < len {
+            return Err(Error::shape(
+                op,
+                format!("{name} has {} elements, needs {len}", t.elements()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Object-safe view of [`TensorInfo`] for [`check_elementwise`].
+pub trait TensorInfoDyn {
+    fn elements(&self) -> usize;
+}
+
+impl<T: TensorInfo> TensorInfoDyn for T {
+    fn elements(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_key_range_matches_hugging_face_rule() {
+        // i - W < j <= i with W = 4: query 10 sees 7, 8, 9, 10.
+        let p = AttentionParams {
+            n: 1,
+            start_pos: 10,
+            n_heads: 4,
+            n_kv_heads: 1,
+            head_dim: 8,
+            window: 4,
+            slots: 4,
+        };
+        assert_eq!(p.key_range(0), 7..=10);
+        // Early queries see everything before them.
+        let p0 = AttentionParams {
+            start_pos: 0,
+            n: 3,
+            ..p
+        };
+        assert_eq!(p0.key_range(0), 0..=0);
+        assert_eq!(p0.key_range(2), 0..=2);
+        assert_eq!(p0.pairs(), (1 + 2 + 3) * 4);
+    }
+
+    #[test]
+    fn inv_freq_is_hugging_face_formula() {
+        let p = RopeParams::new(1, 1, 8, 0, 10000.0);
+        let f = p.inv_freq();
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[0], 1.0);
+        assert!((f[1] - 0.1).abs() < 1e-7);
+        assert!((f[3] - 1e-3).abs() < 1e-9);
+    }
+}
