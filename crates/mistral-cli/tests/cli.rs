@@ -1,0 +1,209 @@
+//! The `mistral` binary end to end: outputs, exit codes and one-line errors (never a panic).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mistral_core::DType;
+use mistral_tests::fixtures::{random_model, TINY_CONFIG};
+
+fn mistral(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mistral"))
+        .args(args)
+        .output()
+        .expect("run mistral")
+}
+
+/// Runs a command that must fail; returns its one-line stderr.
+fn fails(args: &[&str]) -> String {
+    let out = mistral(args);
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line expected: {err}");
+    err
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn logits_writes_one_f32_tensor_per_position() {
+    let dir = random_model(TINY_CONFIG, DType::BF16, 1);
+    let out = dir.path().join("logits.safetensors");
+    let o = mistral(&[
+        "logits",
+        "--model",
+        path(dir.path()),
+        "--tokens",
+        "1,5,9,33",
+        "--out",
+        path(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.names(), vec!["logits"]);
+    let t = st.tensor("logits").unwrap();
+    assert_eq!(
+        (t.dtype(), t.shape()),
+        (safetensors::Dtype::F32, &[4usize, 100][..])
+    );
+    // The last row equals what the library computes for the same tokens.
+    let (cfg, host) = mistral_model::HostWeights::load_dir(dir.path()).unwrap();
+    let mut m = mistral_model::Model::new(
+        mistral_cpu::CpuBackend::new(),
+        cfg,
+        &host,
+        Default::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let want = m
+        .forward(&[1, 5, 9, 33], 0, mistral_model::Logits::Last)
+        .unwrap();
+    let got: Vec<f32> = t.data()[3 * 400..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn generate_json_is_greedy_and_reproducible() {
+    let dir = random_model(TINY_CONFIG, DType::F16, 2);
+    let args = [
+        "generate",
+        "--model",
+        path(dir.path()),
+        "--tokens",
+        "1,7,8",
+        "--max-new-tokens",
+        "12",
+        "--temperature",
+        "0",
+        "--json",
+    ];
+    let a = mistral(&args);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["prompt_ids"], serde_json::json!([1, 7, 8]));
+    let ids = v["generated_ids"].as_array().unwrap();
+    assert!(!ids.is_empty() && ids.len() <= 12);
+    let again: serde_json::Value = serde_json::from_slice(&mistral(&args).stdout).unwrap();
+    assert_eq!(again["generated_ids"], v["generated_ids"], "same ids twice");
+}
+
+#[test]
+fn random_model_shards_and_rejects_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, TINY_CONFIG).unwrap();
+    let out = dir.path().join("m");
+    let o = mistral(&[
+        "random-model",
+        "--config",
+        path(&cfg),
+        "--dtype",
+        "bf16",
+        "--out",
+        path(&out),
+        "--shards",
+        "3",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "model-00001-of-00003.safetensors",
+        "model-00003-of-00003.safetensors",
+        "model.safetensors.index.json",
+        "config.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert!(fails(&[
+        "random-model",
+        "--config",
+        path(&cfg),
+        "--dtype",
+        "int4",
+        "--out",
+        path(&out)
+    ])
+    .contains("--dtype"));
+    assert!(fails(&[
+        "random-model",
+        "--config",
+        "/nonexistent.json",
+        "--out",
+        path(&out)
+    ])
+    .contains("/nonexistent.json"));
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = random_model(TINY_CONFIG, DType::BF16, 1);
+    let m = path(dir.path());
+    let out = dir.path().join("x.safetensors");
+    let gen = |tokens: &str, n: &str| {
+        fails(&[
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            tokens,
+            "--max-new-tokens",
+            n,
+        ])
+    };
+    assert!(gen("1,100", "2").contains("token id 100 is out of range (vocab size 100)"));
+    assert!(gen("", "2").contains("empty prompt"));
+    assert!(gen("1,x", "2").contains("\"x\" is not a token id"));
+    let long = fails(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1,2,3",
+        "--max-new-tokens",
+        "10",
+        "--context-limit",
+        "8",
+    ]);
+    assert!(
+        long.contains("13 tokens exceed the context limit of 8 tokens"),
+        "{long}"
+    );
+    assert!(fails(&[
+        "logits",
+        "--model",
+        "/nonexistent",
+        "--tokens",
+        "1",
+        "--out",
+        path(&out)
+    ])
+    .contains("/nonexistent"));
+    assert!(fails(&[
+        "logits",
+        "--model",
+        m,
+        "--tokens",
+        "1",
+        "--out",
+        "/nonexistent/dir/x.safetensors"
+    ])
+    .contains("/nonexistent/dir"));
+    assert!(fails(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1",
+        "--backend",
+        "cuda"
+    ])
+    .contains("cuda"));
+}
