@@ -98,7 +98,7 @@ impl RopeParams {
     }
 
     pub fn check(&self, x: &impl TensorInfo) -> Result<()> {
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(Error::shape(
                 "rope",
                 format!("head_dim {} is odd", self.head_dim),
@@ -141,7 +141,7 @@ impl AttentionParams {
         out: &impl TensorInfo,
     ) -> Result<()> {
         const OP: &str = "attention";
-        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(Error::shape(
                 OP,
                 format!(

@@ -82,7 +82,7 @@ mod tests {
         };
         // Simulate: the slot of every position written, for blocks of varied sizes.
         for (start, n) in [(0, 3), (6, 5), (0, 20), (13, 1), (5, 8), (30, 9)] {
-            let mut ring = vec![usize::MAX; 8];
+            let mut ring = [usize::MAX; 8];
             for cp in c.write_plan(start, n) {
                 for i in 0..cp.len {
                     ring[cp.dst_offset + i] = start + cp.src_offset + i;

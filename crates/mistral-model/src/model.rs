@@ -57,6 +57,9 @@ fn save<B: Backend>(
     Ok(())
 }
 
+/// Receives `(backend, logits buffer, rows, vocab)` after each block that produced logits.
+type LogitsSink<'a, B> = dyn FnMut(&B, &<B as Backend>::Tensor, usize, usize) -> Result<()> + 'a;
+
 /// Preallocated activations for up to `max_batch` rows.
 struct Scratch<T> {
     x: T,      // [B, hidden] residual stream
@@ -182,7 +185,7 @@ impl<B: Backend> Model<B> {
         tokens: &[u32],
         start_pos: usize,
         want: Logits,
-        sink: &mut dyn FnMut(&B, &B::Tensor, usize, usize) -> Result<()>,
+        sink: &mut LogitsSink<B>,
     ) -> Result<()> {
         if tokens.is_empty() {
             return Err(Error::InvalidInput(

@@ -4,7 +4,7 @@ mod generate;
 mod logits;
 mod random_model;
 
-use mistral_core::{Error, Result};
+use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
 use mistral_model::{HostWeights, Model, ModelOptions};
 
@@ -37,36 +37,36 @@ pub fn parse_tokens(s: &str) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// Loads the model directory onto the chosen backend.
-pub fn load(a: &ModelArgs) -> Result<Model<CpuBackend>> {
+/// A command body that runs on whichever backend the user chose.
+pub trait OnModel {
+    fn run<B: Backend>(self, model: Model<B>) -> Result<()>;
+}
+
+/// Loads the model directory onto the chosen backend and runs `task` with it.
+pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
     if let Some(n) = a.threads {
         // Only the first call configures the global pool; later ones are harmless no-ops.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global();
     }
-    let backend = match a.backend {
-        BackendKind::Cpu => CpuBackend::new(),
-        BackendKind::Cuda | BackendKind::Wgpu => {
-            return Err(Error::Unsupported(
-                format!(
-                    "backend {:?} is not available in this build yet (use --backend cpu)",
-                    a.backend
-                )
-                .to_lowercase(),
-            ))
-        }
-    };
     let (cfg, host) = HostWeights::load_dir(&a.model)?;
     let opts = ModelOptions {
         max_batch: a.max_batch,
         context_limit: a.context_limit,
     };
-    Model::new(
-        backend,
-        cfg,
-        &host,
-        opts,
-        &mut crate::progress::bytes("loading weights"),
-    )
+    let mut progress = crate::progress::bytes("loading weights");
+    match a.backend {
+        BackendKind::Cpu => task.run(Model::new(
+            CpuBackend::new(),
+            cfg,
+            &host,
+            opts,
+            &mut progress,
+        )?),
+        BackendKind::Cuda | BackendKind::Wgpu => Err(Error::Unsupported(format!(
+            "backend {} is not available in this build yet (use --backend cpu)",
+            format!("{:?}", a.backend).to_lowercase()
+        ))),
+    }
 }

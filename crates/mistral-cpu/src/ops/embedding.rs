@@ -9,7 +9,7 @@ pub fn embedding(
     hidden: usize,
     out: &mut CpuTensor,
 ) -> Result<()> {
-    if hidden == 0 || table.len() % hidden != 0 {
+    if hidden == 0 || !table.len().is_multiple_of(hidden) {
         return Err(Error::shape(
             "embedding",
             format!("table of {} elements is not [vocab, {hidden}]", table.len()),
