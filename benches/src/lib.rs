@@ -1,1 +1,11 @@
-//! TODO
+//! The benchmark behind `cargo xtask bench`.
+//!
+//! - [`arith`]: bytes and FLOPs each op and each token must cost (the denominators).
+//! - [`timing`]: warm-up, synchronised timing, median/min/max.
+//! - [`report`]: rows against their physical limit, the markdown table, JSON and `--compare`.
+//! - [`suite`]: the benchmarks themselves, generic over any `Backend`.
+
+pub mod arith;
+pub mod report;
+pub mod suite;
+pub mod timing;

@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: project chores that need more than one cargo command.
 //!
 //! - `ci`: what `.ci/run` checks, minus the system installs (fmt, clippy, tests).
+//! - `bench [--quick] [--backend B] [--filter F] [--model DIR] [--json PATH] [--compare PREV]`:
+//!   the benchmarks (`benches/`), built in release.
 //! - `random-7b [--out DIR] [--dtype bf16]`: writes the random-weight Mistral-7B-shaped model
 //!   used for the README's CPU figures (about 14.5 GB in bf16, streamed).
 
@@ -34,6 +36,21 @@ fn main() -> ExitCode {
                 ])
                 && cargo(&["test", "--workspace"])
         }
+        // Release build: timings of a debug build would mislead.
+        Some("bench") => {
+            let mut a = vec![
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "mistral-benches",
+                "--bin",
+                "mistral-bench",
+                "--",
+            ];
+            a.extend(args[1..].iter().map(String::as_str));
+            cargo(&a)
+        }
         Some("random-7b") => {
             let get = |flag: &str, default: &str| {
                 args.iter()
@@ -65,7 +82,7 @@ fn main() -> ExitCode {
             ])
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci | random-7b [--out DIR] [--dtype bf16]>");
+            eprintln!("usage: cargo xtask <ci | bench [options, see --help] | random-7b [--out DIR] [--dtype bf16]>");
             false
         }
     };

@@ -1,4 +1,5 @@
-//! Command-line arguments. Options shared by subcommands are defined once and flattened in.
+//! Command-line arguments. Options shared by subcommands are defined once and flattened in, so
+//! `--backend`, `--max-new-tokens`, `--temperature`, ... mean the same everywhere.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "mistral",
     version,
-    about = "Run Mistral-7B-Instruct-v0.1 with readable CUDA, WGSL and CPU kernels"
+    about = "Run Mistral-7B-Instruct-v0.1 with readable CUDA, WGSL and CPU kernels",
+    long_about = "Run Mistral-7B-Instruct-v0.1 (or any Mistral-architecture Hugging Face directory) on the CPU \
+reference, CUDA or wgpu backend.\n\nA model directory holds config.json, model.safetensors (or shards with \
+model.safetensors.index.json) and tokenizer.json or tokenizer.model."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -17,18 +21,25 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Write a Hugging Face-format model directory with random weights (streams; the 7B shape fits).
-    RandomModel(RandomModelArgs),
+    /// Generate a reply to a prompt (wrapped in the [INST] chat template unless --raw), streamed to stdout.
+    Generate(GenerateArgs),
+    /// Talk with the model: one line per user turn; the conversation is kept.
+    Chat(ChatArgs),
+    /// Print the token ids of a text or of a chat in the [INST] template.
+    Tokenize(TokenizeArgs),
     /// Write teacher-forced logits of every position to a safetensors file (tensor `logits`, [T, vocab] f32).
     Logits(LogitsArgs),
-    /// Generate tokens after a prompt.
-    Generate(GenerateArgs),
+    /// Write a Hugging Face-format model directory with random weights (streams; the 7B shape fits).
+    RandomModel(RandomModelArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
+    /// The CPU reference (multithreaded f32).
     Cpu,
+    /// NVIDIA GPUs: CUDA kernels compiled at run time by NVRTC.
     Cuda,
+    /// Vulkan, Metal or DX12 GPUs through wgpu (WGSL shaders).
     Wgpu,
 }
 
@@ -41,15 +52,120 @@ pub struct ModelArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
-    /// Refuse prompts + generations longer than this many tokens.
+    /// Refuse prompt + generated tokens past this many.
     #[arg(long, default_value_t = mistral_model::model::DEFAULT_CONTEXT_LIMIT)]
     pub context_limit: usize,
-    /// Tokens processed per prefill block.
+    /// Tokens processed per prefill block (sizes the activation buffers).
     #[arg(long, default_value_t = 256)]
     pub max_batch: usize,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// How tokens are chosen and when generation stops.
+#[derive(Args, Debug, Clone)]
+pub struct SamplingArgs {
+    /// Most tokens to generate per reply.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// Softmax temperature; 0 is greedy (argmax) decoding.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Sample only among the k most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Sample only among the most likely tokens whose probabilities add up to p (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Divide (or multiply, if negative) the logits of tokens already seen by this (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repetition_penalty: f32,
+    /// Random seed: the same seed, model and backend give the same tokens.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop when the reply contains this text (repeatable); the stop text is not printed.
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+}
+
+/// Where the tokenizer comes from.
+#[derive(Args, Debug, Clone)]
+pub struct TokenizerArgs {
+    /// tokenizer.json or tokenizer.model, or a directory holding one (default: the model directory).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub tok: TokenizerArgs,
+    /// The user message (or plain text with --raw).
+    #[arg(long, conflicts_with_all = ["prompt_file", "tokens"])]
+    pub prompt: Option<String>,
+    /// Read the prompt from a UTF-8 file.
+    #[arg(long, conflicts_with = "tokens")]
+    pub prompt_file: Option<PathBuf>,
+    /// Prompt token ids, comma-separated (e.g. 1,733,16289): no tokenizer needed.
+    #[arg(long)]
+    pub tokens: Option<String>,
+    /// A system message, prepended to the user message as mistral-common does.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Send the prompt as plain text (BOS + text) instead of the [INST] template.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print one JSON object (prompt_ids, generated_ids, text, timings) instead of streaming.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub tok: TokenizerArgs,
+    /// A system message for the whole conversation.
+    #[arg(long)]
+    pub system: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenizeArgs {
+    /// A model directory, or a directory holding only tokenizer files.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub tok: TokenizerArgs,
+    /// Plain text to tokenize (BOS first).
+    #[arg(long, conflicts_with = "chat", required_unless_present = "chat")]
+    pub text: Option<String>,
+    /// A chat as JSON: {"messages": [{"role": "user", "content": "..."}, ...]}.
+    #[arg(long)]
+    pub chat: Option<PathBuf>,
+    /// Print {"ids": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogitsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Comma-separated token ids, e.g. 1,733,16289.
+    #[arg(long)]
+    pub tokens: String,
+    /// Output safetensors file.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -69,34 +185,4 @@ pub struct RandomModelArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-}
-
-#[derive(Args, Debug)]
-pub struct LogitsArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    /// Comma-separated token ids, e.g. 1,733,16289.
-    #[arg(long)]
-    pub tokens: String,
-    /// Output safetensors file.
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct GenerateArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    /// Comma-separated prompt token ids, e.g. 1,733,16289.
-    #[arg(long)]
-    pub tokens: String,
-    /// Most tokens to generate.
-    #[arg(long, default_value_t = 128)]
-    pub max_new_tokens: usize,
-    /// 0 is greedy decoding.
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
-    /// Print one JSON object: prompt_ids, generated_ids and timings.
-    #[arg(long)]
-    pub json: bool,
 }

@@ -98,12 +98,22 @@ impl<B: Backend> Model<B> {
         opts: ModelOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Self> {
+        let weights = host.upload(&backend, progress)?;
+        Self::from_weights(backend, cfg, weights, opts)
+    }
+
+    /// Builds a model around weights already on the device (e.g. generated there by a benchmark).
+    pub fn from_weights(
+        backend: B,
+        cfg: MistralConfig,
+        weights: Weights<B::Tensor>,
+        opts: ModelOptions,
+    ) -> Result<Self> {
         if opts.max_batch == 0 || opts.context_limit == 0 {
             return Err(Error::InvalidInput(
                 "max batch and context limit must be positive".into(),
             ));
         }
-        let weights = host.upload(&backend, progress)?;
         // The cache needs no more rows than positions that can exist.
         let slots = cfg.window().unwrap_or(usize::MAX).min(opts.context_limit);
         let cache = KvCache::new(&backend, cfg.num_hidden_layers, slots, cfg.kv_dim())?;

@@ -31,6 +31,51 @@ pub struct Weights<T> {
     pub lm_head: T, // lm_head.weight             [vocab, hidden] (the embedding when tied)
 }
 
+impl<T> Weights<T> {
+    /// Builds every weight of `cfg` with `make(name, shape)`, in file order. A tied lm_head is
+    /// made from the embedding's name again.
+    pub fn from_fn(
+        cfg: &MistralConfig,
+        mut make: impl FnMut(&str, &[usize]) -> Result<T>,
+    ) -> Result<Self> {
+        let mut all = expected_tensors(cfg).into_iter();
+        let mut next = || {
+            let (name, shape) = all.next().expect("expected_tensors yields every weight");
+            make(&name, &shape)
+        };
+        let embed = next()?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for _ in 0..cfg.num_hidden_layers {
+            layers.push(Layer {
+                attn_norm: next()?,
+                wq: next()?,
+                wk: next()?,
+                wv: next()?,
+                wo: next()?,
+                ffn_norm: next()?,
+                w_gate: next()?,
+                w_up: next()?,
+                w_down: next()?,
+            });
+        }
+        let norm = next()?;
+        let lm_head = if cfg.tie_word_embeddings {
+            make(
+                "model.embed_tokens.weight",
+                &[cfg.vocab_size, cfg.hidden_size],
+            )?
+        } else {
+            next()?
+        };
+        Ok(Weights {
+            embed,
+            layers,
+            norm,
+            lm_head,
+        })
+    }
+}
+
 /// Weights on the host, still in their memory maps.
 pub type HostWeights = Weights<HostTensor>;
 
@@ -68,7 +113,7 @@ pub fn expected_tensors(cfg: &MistralConfig) -> Vec<(String, Vec<usize>)> {
 impl HostWeights {
     /// Takes the expected tensors out of a checkpoint, checking presence and shape.
     pub fn from_checkpoint(cfg: &MistralConfig, ck: &Checkpoint, dir: &Path) -> Result<Self> {
-        let get = |name: &str, shape: &[usize]| -> Result<HostTensor> {
+        Weights::from_fn(cfg, |name, shape| {
             let e = ck
                 .tensors
                 .get(name)
@@ -83,35 +128,6 @@ impl HostWeights {
                 ));
             }
             Ok(e.tensor.clone())
-        };
-        let mut all = expected_tensors(cfg).into_iter().map(|(n, s)| get(&n, &s));
-        let mut next = || all.next().expect("expected_tensors yields every weight");
-        let embed = next()?;
-        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
-        for _ in 0..cfg.num_hidden_layers {
-            layers.push(Layer {
-                attn_norm: next()?,
-                wq: next()?,
-                wk: next()?,
-                wv: next()?,
-                wo: next()?,
-                ffn_norm: next()?,
-                w_gate: next()?,
-                w_up: next()?,
-                w_down: next()?,
-            });
-        }
-        let norm = next()?;
-        let lm_head = if cfg.tie_word_embeddings {
-            embed.clone()
-        } else {
-            next()?
-        };
-        Ok(Weights {
-            embed,
-            layers,
-            norm,
-            lm_head,
         })
     }
 

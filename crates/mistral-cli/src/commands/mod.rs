@@ -1,8 +1,11 @@
 //! One file per subcommand.
 
+mod chat;
 mod generate;
 mod logits;
 mod random_model;
+mod text;
+mod tokenize;
 
 use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
@@ -15,6 +18,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RandomModel(a) => random_model::run(a),
         Command::Logits(a) => logits::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Chat(a) => chat::run(a),
+        Command::Tokenize(a) => tokenize::run(a),
     }
 }
 

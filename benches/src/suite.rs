@@ -1,0 +1,524 @@
+//! The benchmarks, written once over any [`Backend`]: the card's ceilings, kernels at Mistral-7B
+//! shapes, and the whole model end to end. Weights are random, generated tensor by tensor and
+//! uploaded (never the whole model in host RAM), unless a model directory is given.
+
+use std::path::PathBuf;
+
+use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use mistral_core::testutil::Rng;
+use mistral_core::{Backend, DType, HostTensor, Result};
+use mistral_model::weights::Weights;
+use mistral_model::{HostWeights, MistralConfig, Model, ModelOptions};
+use rayon::prelude::*;
+
+use crate::arith;
+use crate::report::Row;
+use crate::timing::time;
+
+/// The true Mistral-7B-Instruct-v0.1 config.
+pub const MISTRAL_7B: &str = include_str!("../../tests/data/mistral-7b-config.json");
+
+/// A reduced Mistral shape for software devices (the CPU backend, lavapipe): same structure (GQA
+/// 4, SwiGLU, window smaller than the longest context), about 1/50 of the work per token.
+pub const REDUCED: &str = r#"{"architectures": ["MistralForCausalLM"], "model_type": "mistral",
+  "vocab_size": 4000, "hidden_size": 512, "intermediate_size": 1792, "num_hidden_layers": 4,
+  "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 64, "rms_norm_eps": 1e-5,
+  "rope_theta": 10000.0, "sliding_window": 256, "max_position_embeddings": 32768,
+  "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2}"#;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub quick: bool,
+    /// Substring of `group/name` keys to run.
+    pub filter: Option<String>,
+    /// Real weights instead of random ones.
+    pub model_dir: Option<PathBuf>,
+    /// Use [`REDUCED`] instead of the 7B shape.
+    pub reduced: bool,
+    pub dtype: DType,
+}
+
+/// Sizes of each benchmark family for one run.
+struct Plan {
+    gemm_m: Vec<usize>,
+    attn_seq: Vec<usize>,
+    decode_ctx: Vec<usize>,
+    prompts: Vec<usize>,
+    decode_from: Vec<usize>,
+    decode_tokens: usize,
+    copy_bytes: usize,
+    iters: usize,
+}
+
+fn plan(o: &Options, window: usize) -> Plan {
+    match (o.reduced, o.quick) {
+        (false, false) => Plan {
+            gemm_m: vec![128, 512, 4096],
+            attn_seq: vec![512, 1024, 2048, 4096, 8192],
+            decode_ctx: vec![1, 512, 2048, 4096, 8192],
+            prompts: vec![128, 512, 2048, 4096],
+            decode_from: vec![0, 2048, 8000],
+            decode_tokens: 256,
+            copy_bytes: 1 << 30,
+            iters: 10,
+        },
+        (false, true) => Plan {
+            gemm_m: vec![512],
+            attn_seq: vec![4096],
+            decode_ctx: vec![4096],
+            prompts: vec![512],
+            decode_from: vec![0],
+            decode_tokens: 64,
+            copy_bytes: 1 << 28,
+            iters: 5,
+        },
+        (true, quick) => Plan {
+            gemm_m: if quick { vec![16] } else { vec![16, 64] },
+            attn_seq: if quick {
+                vec![window]
+            } else {
+                vec![64, window, 2 * window]
+            },
+            decode_ctx: if quick {
+                vec![window]
+            } else {
+                vec![1, window, 2 * window]
+            },
+            prompts: if quick { vec![16] } else { vec![16, 64] },
+            decode_from: if quick { vec![0] } else { vec![0, window + 20] },
+            decode_tokens: if quick { 4 } else { 16 },
+            copy_bytes: 1 << 26,
+            iters: 3,
+        },
+    }
+}
+
+/// Uniform random values of `shape` in `[lo, hi)`, rounded to `dtype`, generated in parallel.
+fn random_host(shape: &[usize], dtype: DType, seed: u64, lo: f32, hi: f32) -> HostTensor {
+    const CHUNK: usize = 1 << 20;
+    let n: usize = shape.iter().product();
+    let bytes: Vec<u8> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            dtype.encode(&Rng::new(seed ^ (c as u64) << 20).vec(CHUNK.min(n - c * CHUNK), lo, hi))
+        })
+        .collect();
+    HostTensor {
+        dtype,
+        shape: shape.to_vec(),
+        bytes: mistral_core::HostBytes::from_vec(bytes),
+    }
+}
+
+fn random<B: Backend>(b: &B, shape: &[usize], dtype: DType, seed: u64) -> Result<B::Tensor> {
+    b.upload(&random_host(shape, dtype, seed, -0.035, 0.035))
+}
+
+fn f32s<B: Backend>(b: &B, n: usize, seed: u64) -> Result<B::Tensor> {
+    random(b, &[n], DType::F32, seed)
+}
+
+/// Runs every benchmark on `b`, calling `emit` per row as soon as it is measured.
+pub fn run<B: Backend + Clone>(
+    b: &B,
+    o: &Options,
+    emit: &mut dyn FnMut(Row),
+) -> Result<Option<String>> {
+    let cfg = match &o.model_dir {
+        Some(dir) => MistralConfig::from_file(&dir.join("config.json"))?,
+        None => MistralConfig::from_json(if o.reduced { REDUCED } else { MISTRAL_7B })
+            .map_err(mistral_core::Error::InvalidInput)?,
+    };
+    let window = cfg.window().unwrap_or(4096);
+    let p = plan(o, window);
+    let wanted = |key: &str| o.filter.as_ref().is_none_or(|f| key.contains(f.as_str()));
+    let mut emit = |row: Row| {
+        if wanted(&row.key()) {
+            emit(row)
+        }
+    };
+
+    // Ceilings: copy bandwidth (bytes read + written) is every memory-bound figure's limit.
+    let n = p.copy_bytes / 4;
+    let (src, mut dst) = (f32s(b, n, 1)?, b.zeros(n)?);
+    let cp = CopyParams {
+        src_offset: 0,
+        dst_offset: 0,
+        len: n,
+    };
+    let t = time(b, 2, p.iters, |_| b.copy(&src, &mut dst, &cp))?;
+    let bw = 2.0 * p.copy_bytes as f64 / t.median / 1e9;
+    emit(Row::new(
+        "ceiling",
+        "copy bandwidth (read + write)",
+        bw,
+        "GB/s",
+        t,
+    ));
+    drop((src, dst));
+
+    let (h, f, q, kv, v) = (
+        cfg.hidden_size,
+        cfg.intermediate_size,
+        cfg.q_dim(),
+        cfg.kv_dim(),
+        cfg.vocab_size,
+    );
+    // Decode GEMV: weight bytes over time, against copy bandwidth. Several copies of each weight
+    // are rotated so that no run is served from L2.
+    let gemv = [
+        ("q_proj", q, h),
+        ("k_proj/v_proj", kv, h),
+        ("o_proj", h, q),
+        ("gate/up_proj", f, h),
+        ("down_proj", h, f),
+        ("lm_head", v, h),
+    ];
+    for (name, n_out, k) in gemv {
+        let key = format!("gemv/{name} {n_out}x{k} {}", o.dtype);
+        if !wanted(&key) {
+            continue;
+        }
+        let bytes = arith::gemv_bytes(n_out, k, o.dtype);
+        let copies = (256usize << 20)
+            .div_ceil(n_out * k * o.dtype.size())
+            .clamp(1, 8);
+        let ws = (0..copies)
+            .map(|i| random(b, &[n_out, k], o.dtype, 10 + i as u64))
+            .collect::<Result<Vec<_>>>()?;
+        let (x, mut y) = (f32s(b, k, 2)?, b.zeros(n_out)?);
+        let mp = MatmulParams::new(1, n_out, k);
+        let t = time(b, 3, p.iters.max(copies), |i| {
+            b.matmul(&x, &ws[i % copies], &mut y, &mp)
+        })?;
+        let gbs = bytes as f64 / t.median / 1e9;
+        emit(
+            Row::new(
+                "gemv",
+                format!("{name} {n_out}x{k} {}", o.dtype),
+                gbs,
+                "GB/s",
+                t,
+            )
+            .against(bw, "copy bandwidth"),
+        );
+    }
+
+    // Prefill GEMM: TFLOP/s; the best of them is our measured matrix rate.
+    let mut gemm_rows = Vec::new();
+    for &m in &p.gemm_m {
+        for (name, n_out, k) in [
+            ("o_proj", h, q),
+            ("gate/up_proj", f, h),
+            ("down_proj", h, f),
+        ] {
+            let key = format!("gemm/{name} M={m} {n_out}x{k}");
+            if !wanted(&key) {
+                continue;
+            }
+            let w = random(b, &[n_out, k], o.dtype, 20)?;
+            let (x, mut y) = (f32s(b, m * k, 3)?, b.zeros(m * n_out)?);
+            let mp = MatmulParams::new(m, n_out, k);
+            let t = time(b, 1, p.iters.min(5), |_| b.matmul(&x, &w, &mut y, &mp))?;
+            let tf = arith::matmul_flops(m, n_out, k) as f64 / t.median / 1e12;
+            gemm_rows.push(Row::new(
+                "gemm",
+                format!("{name} M={m} {n_out}x{k} {}", o.dtype),
+                tf,
+                "TFLOP/s",
+                t,
+            ));
+        }
+    }
+    let peak = gemm_rows.iter().map(|r| r.value).fold(0.0, f64::max);
+    if peak > 0.0 {
+        let best = gemm_rows
+            .iter()
+            .find(|r| r.value == peak)
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        let t = crate::timing::Stats {
+            median: 0.0,
+            min: 0.0,
+            max: 0.0,
+            runs: 0,
+        };
+        emit(
+            Row::new(
+                "ceiling",
+                "matrix rate (best of our GEMMs)",
+                peak,
+                "TFLOP/s",
+                t,
+            )
+            .note(best),
+        );
+    }
+    for r in gemm_rows {
+        emit(r.against(peak, "our best GEMM"));
+    }
+
+    // Attention prefill over S tokens with the window, counting in-window FLOPs only.
+    let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.n_kv_heads(), cfg.head_dim());
+    for &s in &p.attn_seq {
+        let key = format!("attention/prefill S={s} W={window}");
+        if !wanted(&key) {
+            continue;
+        }
+        let ap = AttentionParams {
+            n: s,
+            start_pos: 0,
+            n_heads: nh,
+            n_kv_heads: nkv,
+            head_dim: hd,
+            window,
+            slots: window,
+        };
+        let (qt, kt, vt) = (
+            f32s(b, s * nh * hd, 4)?,
+            f32s(b, s * nkv * hd, 5)?,
+            f32s(b, s * nkv * hd, 6)?,
+        );
+        let (kc, vc, mut out) = (
+            b.zeros(window * nkv * hd)?,
+            b.zeros(window * nkv * hd)?,
+            b.zeros(s * nh * hd)?,
+        );
+        let t = time(b, 1, p.iters.min(5), |_| {
+            b.attention(&qt, &kt, &vt, &kc, &vc, &mut out, &ap)
+        })?;
+        let tf = arith::attention_flops(s, window, nh, hd) as f64 / t.median / 1e12;
+        emit(
+            Row::new(
+                "attention",
+                format!("prefill S={s} W={window}"),
+                tf,
+                "TFLOP/s",
+                t,
+            )
+            .against(peak, "our best GEMM"),
+        );
+    }
+    // Decode attention: one query against `ctx` cached tokens (window-limited), bytes read.
+    for &ctx in &p.decode_ctx {
+        let key = format!("decode-attention/ctx={ctx}");
+        if !wanted(&key) {
+            continue;
+        }
+        let ap = AttentionParams {
+            n: 1,
+            start_pos: ctx - 1,
+            n_heads: nh,
+            n_kv_heads: nkv,
+            head_dim: hd,
+            window,
+            slots: window,
+        };
+        let (qt, kt, vt) = (
+            f32s(b, nh * hd, 7)?,
+            f32s(b, nkv * hd, 8)?,
+            f32s(b, nkv * hd, 9)?,
+        );
+        let (kc, vc, mut out) = (
+            f32s(b, window * nkv * hd, 10)?,
+            f32s(b, window * nkv * hd, 11)?,
+            b.zeros(nh * hd)?,
+        );
+        let t = time(b, 3, p.iters, |_| {
+            b.attention(&qt, &kt, &vt, &kc, &vc, &mut out, &ap)
+        })?;
+        let bytes = arith::decode_attention_bytes(ctx.min(window), nkv, nh, hd);
+        let gbs = bytes as f64 / t.median / 1e9;
+        emit(
+            Row::new("decode-attention", format!("ctx={ctx}"), gbs, "GB/s", t)
+                .against(bw, "copy bandwidth"),
+        );
+    }
+    // Elementwise ops over a 512-token prefill block: bytes moved.
+    let rows = if o.reduced { 64 } else { 512 };
+    if wanted("elementwise/") {
+        let (x, w, mut out) = (
+            f32s(b, rows * h, 12)?,
+            random(b, &[h], o.dtype, 13)?,
+            b.zeros(rows * h)?,
+        );
+        let np = RmsNormParams {
+            rows,
+            dim: h,
+            eps: 1e-5,
+        };
+        let t = time(b, 3, p.iters, |_| b.rms_norm(&x, &w, &mut out, &np))?;
+        let gbs = (2 * rows * h * 4) as f64 / t.median / 1e9;
+        emit(
+            Row::new(
+                "elementwise",
+                format!("rms_norm {rows}x{h}"),
+                gbs,
+                "GB/s",
+                t,
+            )
+            .against(bw, "copy bandwidth"),
+        );
+        let mut qt = f32s(b, rows * q, 14)?;
+        let rp = RopeParams::new(rows, nh, hd, 100, cfg.rope_theta as f32);
+        let t = time(b, 3, p.iters, |_| b.rope(&mut qt, &rp))?;
+        let gbs = (2 * rows * q * 4) as f64 / t.median / 1e9;
+        emit(
+            Row::new(
+                "elementwise",
+                format!("rope {rows}x{nh}x{hd}"),
+                gbs,
+                "GB/s",
+                t,
+            )
+            .against(bw, "copy bandwidth"),
+        );
+        let (g, u, mut a) = (
+            f32s(b, rows * f, 15)?,
+            f32s(b, rows * f, 16)?,
+            b.zeros(rows * f)?,
+        );
+        let t = time(b, 3, p.iters, |_| b.swiglu(&g, &u, &mut a, rows * f))?;
+        let gbs = (3 * rows * f * 4) as f64 / t.median / 1e9;
+        emit(
+            Row::new("elementwise", format!("swiglu {rows}x{f}"), gbs, "GB/s", t)
+                .against(bw, "copy bandwidth"),
+        );
+    }
+
+    if wanted("e2e/") {
+        return end_to_end(b, o, &cfg, &p, bw, &mut emit);
+    }
+    Ok(None)
+}
+
+/// Loads or generates the model, halving the layer count until it fits; returns the model and a
+/// note when layers were dropped.
+fn build_model<B: Backend + Clone>(
+    b: &B,
+    o: &Options,
+    cfg: &MistralConfig,
+    max_batch: usize,
+) -> Result<(Model<B>, Option<String>)> {
+    let opts = ModelOptions {
+        max_batch,
+        context_limit: 8192,
+    };
+    let mut layers = cfg.num_hidden_layers;
+    loop {
+        let mut c = cfg.clone();
+        c.num_hidden_layers = layers;
+        let made = match &o.model_dir {
+            Some(dir) => HostWeights::load_dir(dir).and_then(|(_, host)| {
+                let mut host = host;
+                host.layers.truncate(layers);
+                Model::new(b.clone(), c.clone(), &host, opts, &mut |_, _| {})
+            }),
+            None => {
+                let mut seed = 100;
+                Weights::from_fn(&c, |name, shape| {
+                    seed += 1;
+                    let (lo, hi) = if name.ends_with("norm.weight") {
+                        (0.9, 1.1)
+                    } else {
+                        (-0.035, 0.035)
+                    };
+                    b.upload(&random_host(shape, o.dtype, seed, lo, hi))
+                })
+                .and_then(|w| Model::from_weights(b.clone(), c.clone(), w, opts))
+            }
+        };
+        match made {
+            Ok(m) => {
+                let note = (layers < cfg.num_hidden_layers).then(|| {
+                    format!("{layers} of {} layers fit in device memory; e2e figures are scaled to all layers by weight bytes", cfg.num_hidden_layers)
+                });
+                return Ok((m, note));
+            }
+            Err(mistral_core::Error::OutOfMemory { .. }) if layers > 1 => layers /= 2,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn end_to_end<B: Backend + Clone>(
+    b: &B,
+    o: &Options,
+    cfg: &MistralConfig,
+    p: &Plan,
+    bw: f64,
+    emit: &mut dyn FnMut(Row),
+) -> Result<Option<String>> {
+    let (mut model, note) = build_model(b, o, cfg, 512)?;
+    let run_layers = model.cfg.num_hidden_layers;
+    let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
+    let scale = full_bytes / arith::decode_weight_bytes(&model.cfg, o.dtype) as f64;
+    let mut rng = Rng::new(5);
+    let mut ids = |n: usize| {
+        (0..n)
+            .map(|_| 3 + rng.below(cfg.vocab_size as u64 - 3) as u32)
+            .collect::<Vec<u32>>()
+    };
+    let scaled = if run_layers < cfg.num_hidden_layers {
+        " (scaled)"
+    } else {
+        ""
+    };
+    for &n in &p.prompts {
+        let prompt = ids(n);
+        let t = time(b, 1, p.iters.min(3), |_| {
+            model.forward_argmax(&prompt, 0).map(|_| ())
+        })?;
+        let secs = t.median * scale;
+        let tps = n as f64 / secs;
+        emit(Row::new(
+            "e2e",
+            format!("time to first token, prompt {n}{scaled}"),
+            secs * 1e3,
+            "ms",
+            t,
+        ));
+        emit(
+            Row::new(
+                "e2e",
+                format!("prefill, prompt {n}{scaled}"),
+                tps,
+                "tokens/s",
+                t,
+            )
+            .note(format!(
+                "{:.3} TFLOP/s",
+                arith::prefill_flops(cfg, n) as f64 / secs / 1e12
+            )),
+        );
+    }
+    for &from in &p.decode_from {
+        let ctx = ids(from.max(1));
+        let mut next = model.forward_argmax(&ctx, 0)?;
+        let mut pos = ctx.len();
+        let mut step = |_| -> Result<()> {
+            next = model.forward_argmax(&[next], pos)?;
+            pos += 1;
+            Ok(())
+        };
+        let t = time(b, 2, p.decode_tokens, &mut step)?;
+        let secs = t.median * scale;
+        let bytes = full_bytes + arith::decode_kv_bytes(cfg, from + p.decode_tokens / 2) as f64;
+        let limit = bw * 1e9 / bytes;
+        emit(
+            Row::new(
+                "e2e",
+                format!(
+                    "decode from context {from}, {} tokens{scaled}",
+                    p.decode_tokens
+                ),
+                1.0 / secs,
+                "tokens/s",
+                t,
+            )
+            .against(limit, "copy bandwidth / bytes per token"),
+        );
+    }
+    Ok(note)
+}

@@ -1,0 +1,111 @@
+//! `mistral-bench --quick` (what `cargo xtask bench --quick` runs) on the CPU backend: every
+//! expected figure is in the JSON, positive, with the right unit, and judged against its limit.
+
+use std::process::Command;
+
+use mistral_benches::report::BenchFile;
+
+#[test]
+fn quick_bench_writes_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args([
+            "--quick",
+            "--backend",
+            "cpu",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: BenchFile = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(file.reports.len(), 1);
+    let r = &file.reports[0];
+    assert!(r.backend.starts_with("cpu") && !r.card.is_empty() && r.date.starts_with("20"));
+    assert!(
+        r.reduced.as_deref().unwrap_or("").contains("reduced"),
+        "CPU runs say they are reduced"
+    );
+    let unit_of = |prefix: &str| -> Vec<&str> {
+        r.rows
+            .iter()
+            .filter(|row| row.key().starts_with(prefix))
+            .map(|row| row.unit.as_str())
+            .collect()
+    };
+    for (prefix, unit, count) in [
+        ("ceiling/copy bandwidth", "GB/s", 1),
+        ("ceiling/matrix rate", "TFLOP/s", 1),
+        ("gemv/", "GB/s", 6),
+        ("gemm/", "TFLOP/s", 3),
+        ("attention/prefill", "TFLOP/s", 1),
+        ("decode-attention/", "GB/s", 1),
+        ("elementwise/", "GB/s", 3),
+        ("e2e/time to first token", "ms", 1),
+        ("e2e/prefill", "tokens/s", 1),
+        ("e2e/decode", "tokens/s", 1),
+    ] {
+        let units = unit_of(prefix);
+        assert_eq!(units.len(), count, "{prefix}");
+        assert!(units.iter().all(|u| *u == unit), "{prefix}: {units:?}");
+    }
+    for row in &r.rows {
+        assert!(
+            row.value.is_finite() && row.value > 0.0,
+            "{}: {}",
+            row.key(),
+            row.value
+        );
+        if row.group == "gemv"
+            || row.group == "decode-attention"
+            || row.key().starts_with("e2e/decode")
+        {
+            let pct = row
+                .pct_of_limit
+                .unwrap_or_else(|| panic!("{} has no % of limit", row.key()));
+            assert!(pct > 0.0, "{}", row.key());
+        }
+    }
+    // The table is printed on stdout with the same rows.
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| gemv/q_proj") && table.contains("% of limit"),
+        "{table}"
+    );
+
+    // --compare against the file just written shows a change column.
+    let again = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args([
+            "--quick",
+            "--backend",
+            "cpu",
+            "--filter",
+            "gemv/q_proj",
+            "--compare",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let table = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        table.contains(" change |") && table.contains("| gemv/q_proj") && !table.contains("gemm/"),
+        "{table}"
+    );
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args(["--backend", "tpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--backend \"tpu\""));
+}

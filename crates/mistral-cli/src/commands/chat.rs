@@ -1,0 +1,136 @@
+//! `mistral chat`: an interactive loop. The KV cache is reused across turns when the new prompt
+//! extends what the model has already seen; when history plus the next reply would pass the
+//! context limit, the oldest turns are dropped (and the user is told).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use mistral_core::{Backend, Result};
+use mistral_model::generate::generate;
+use mistral_model::Model;
+use mistral_text::chat::{self, Message};
+use mistral_text::sampling::{Sampler, SamplerConfig};
+use mistral_text::Tokenizer;
+
+use super::text::{load_tokenizer, sampler_config, ReplyPrinter, TextSampler};
+use super::OnModel;
+use crate::args::{ChatArgs, SamplingArgs};
+
+pub fn run(a: ChatArgs) -> Result<()> {
+    let sampler = sampler_config(&a.sampling)?;
+    let tok = load_tokenizer(&a.model.model, &a.tok)?;
+    super::with_model(
+        &a.model,
+        Task {
+            tok,
+            system: a.system,
+            sampling: a.sampling.clone(),
+            sampler,
+        },
+    )
+}
+
+struct Task {
+    tok: Tokenizer,
+    system: Option<String>,
+    sampling: SamplingArgs,
+    sampler: SamplerConfig,
+}
+
+/// Drops the oldest user/assistant pairs until `fits(ids)`; returns the ids and whether any
+/// turn was dropped, or `None` if even the last message alone does not fit.
+fn fit_history(
+    tok: &Tokenizer,
+    system: &[Message],
+    turns: &mut Vec<Message>,
+    fits: impl Fn(usize) -> bool,
+) -> Result<Option<(Vec<u32>, bool)>> {
+    let mut dropped = false;
+    loop {
+        let all: Vec<Message> = system.iter().chain(turns.iter()).cloned().collect();
+        let ids = chat::encode_chat(tok, &all)?;
+        if fits(ids.len()) {
+            return Ok(Some((ids, dropped)));
+        }
+        if turns.len() <= 1 {
+            return Ok(None);
+        }
+        turns.drain(..2.min(turns.len() - 1));
+        dropped = true;
+    }
+}
+
+impl OnModel for Task {
+    fn run<B: Backend>(self, mut model: Model<B>) -> Result<()> {
+        let Task {
+            tok,
+            system,
+            sampling,
+            sampler,
+        } = self;
+        let system: Vec<Message> = system.into_iter().map(Message::system).collect();
+        let mut sampler = TextSampler(Sampler::new(sampler));
+        let interactive = std::io::stdin().is_terminal();
+        let limit = model.opts.context_limit;
+        let mut turns: Vec<Message> = Vec::new();
+        // Ids the KV cache holds, in order.
+        let mut cached: Vec<u32> = Vec::new();
+        let eos = tok.eos_id();
+        let mut lines = std::io::stdin().lock().lines();
+        loop {
+            if interactive {
+                eprint!("> ");
+                let _ = std::io::stderr().flush();
+            }
+            let Some(line) = lines.next() else { break };
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: reading input: {e}");
+                    break;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            turns.push(Message::user(line));
+            let fits = |n: usize| n + sampling.max_new_tokens <= limit;
+            let Some((ids, dropped)) = fit_history(&tok, &system, &mut turns, fits)? else {
+                eprintln!("error: this message and a reply of --max-new-tokens {} do not fit the context limit of {limit} tokens", sampling.max_new_tokens);
+                turns.pop();
+                continue;
+            };
+            if dropped {
+                eprintln!("(context limit of {limit} tokens reached: dropped the oldest turns)");
+            }
+            // Reuse the cache when the new prompt extends what it holds.
+            let reuse = !cached.is_empty() && ids.len() > cached.len() && ids.starts_with(&cached);
+            let start = if reuse { cached.len() } else { 0 };
+            let mut printer = ReplyPrinter::new(&tok, &sampling.stop, true);
+            let out = generate(
+                &mut model,
+                &ids[start..],
+                start,
+                sampling.max_new_tokens,
+                Some(eos),
+                &mut sampler,
+                &mut |id| printer.push(id),
+            );
+            let reply = printer.finish();
+            println!();
+            match (out, reply) {
+                (Ok(generated), Ok(text)) => {
+                    // Every generated id but the last was fed back into the cache.
+                    cached = ids;
+                    cached.extend(&generated[..generated.len().saturating_sub(1)]);
+                    turns.push(Message::assistant(text));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    turns.pop();
+                    cached.clear();
+                }
+            }
+        }
+        Ok(())
+    }
+}
