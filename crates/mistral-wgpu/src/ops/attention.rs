@@ -1,0 +1,131 @@
+//! Sliding-window GQA attention, `shaders/attention.wgsl`.
+//!
+//! Kernel choice (one place): a block of queries (prefill, or decode with a short history) runs one
+//! workgroup per (query, head) streaming its keys with an online softmax. Decode whose query sees
+//! more keys than one split (default 256) also splits the keys over workgroups (split-K, up to
+//! `MAX_SPLITS`), each writing (max, sum, unnormalised output), and a combine pass merges them:
+//! one query x 32 heads alone would leave most of a GPU idle.
+
+use std::sync::Mutex;
+
+use bytemuck::{Pod, Zeroable};
+use mistral_core::ops::AttentionParams;
+use mistral_core::{Error, Result, TensorInfo};
+
+use crate::context::u32_of;
+use crate::shader::Shader;
+use crate::{WgpuBackend, WgpuTensor};
+
+/// Keys per split when [`crate::WgpuOptions::attention_split_keys`] is unset.
+const SPLIT_KEYS: usize = 256;
+const MAX_SPLITS: usize = 32;
+/// The shader keeps a query row in workgroup memory and two output dims per invocation.
+const MAX_HEAD_DIM: usize = 256;
+
+/// Mirrors `Params` in `attention.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    start_pos: u32,
+    n_heads: u32,
+    n_kv_heads: u32,
+    head_dim: u32,
+    window: u32,
+    slots: u32,
+    group: u32,
+    scale: f32,
+    splits: u32,
+    split_len: u32,
+    _pad: u32,
+}
+
+/// The split-K partials buffer, grown on demand.
+#[derive(Default)]
+pub struct Scratch(Mutex<Option<WgpuTensor>>);
+
+/// `out` = attention of `q` over the cache and the block's own keys; `t` = [q, k_new, v_new,
+/// k_cache, v_cache].
+pub fn attention(
+    b: &WgpuBackend,
+    t: [&WgpuTensor; 5],
+    out: &mut WgpuTensor,
+    p: &AttentionParams,
+) -> Result<()> {
+    const OP: &str = "attention";
+    let [q, k_new, v_new, k_cache, v_cache] = t;
+    p.check(q, k_new, v_new, k_cache, v_cache, &*out)?;
+    if p.head_dim > MAX_HEAD_DIM {
+        return Err(Error::Unsupported(format!(
+            "{OP}: head_dim {} > {MAX_HEAD_DIM}",
+            p.head_dim
+        )));
+    }
+    let last = p.start_pos + p.n;
+    u32_of(OP, "positions", last)?;
+    // Keys the last query sees (the most of any query of the block).
+    let keys = p.window.min(last);
+    let split_keys = b.opts.attention_split_keys.unwrap_or(SPLIT_KEYS).max(1);
+    let (splits, split_len) = if p.n == 1 && keys > split_keys {
+        let len = split_keys.max(keys.div_ceil(MAX_SPLITS));
+        (keys.div_ceil(len), len)
+    } else {
+        (1, u32::MAX as usize)
+    };
+    let params = Params {
+        n: p.n as u32,
+        start_pos: p.start_pos as u32,
+        n_heads: u32_of(OP, "n_heads", p.n_heads)?,
+        n_kv_heads: u32_of(OP, "n_kv_heads", p.n_kv_heads)?,
+        head_dim: p.head_dim as u32,
+        // A window past every position (no sliding window) is the same as u32::MAX.
+        window: p.window.min(u32::MAX as usize) as u32,
+        slots: p.slots.min(u32::MAX as usize) as u32,
+        group: (p.n_heads / p.n_kv_heads) as u32,
+        scale: p.scale(),
+        splits: splits as u32,
+        split_len: split_len as u32,
+        _pad: 0,
+    };
+    let params = bytemuck::bytes_of(&params);
+    let mut defines = vec![];
+    if b.subgroups {
+        defines.push("SUBGROUPS");
+    }
+    let rows = b.ctx.groups_1d(p.n * p.n_heads)?;
+    let inputs = [
+        (1, q.f32_buffer(OP, "q")?),
+        (2, k_new.f32_buffer(OP, "k_new")?),
+        (3, v_new.f32_buffer(OP, "v_new")?),
+        (4, k_cache.f32_buffer(OP, "k_cache")?),
+        (5, v_cache.f32_buffer(OP, "v_cache")?),
+    ];
+    let out_buf = out.f32_buffer(OP, "out")?;
+    if splits == 1 {
+        let mut bufs = inputs.to_vec();
+        bufs.push((6, out_buf));
+        return b
+            .ctx
+            .dispatch(Shader::Attention, &defines, params, &bufs, rows);
+    }
+    let need = p.n * p.n_heads * splits * (p.head_dim + 2);
+    let mut scratch = b.scratch.0.lock().unwrap_or_else(|e| e.into_inner());
+    if scratch.as_ref().is_none_or(|s| s.len() < need) {
+        // The old buffer stays alive while recorded work still uses it.
+        *scratch = Some(b.f32_zeros("attention partials", need.next_power_of_two())?);
+    }
+    let part = scratch.as_ref().expect("just allocated").buffer(OP)?;
+    let mut bufs = inputs.to_vec();
+    bufs.push((6, part));
+    defines.push("SPLIT");
+    let split_groups = [rows[0], rows[1], splits as u32];
+    b.ctx
+        .dispatch(Shader::Attention, &defines, params, &bufs, split_groups)?;
+    b.ctx.dispatch(
+        Shader::Attention,
+        &["COMBINE"],
+        params,
+        &[(1, part), (6, out_buf)],
+        rows,
+    )
+}

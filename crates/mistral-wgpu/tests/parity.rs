@@ -1,0 +1,135 @@
+//! Every case of the shared parity table (plus wgpu-specific sizes) on wgpu against the CPU
+//! reference, in each configuration of `common::configs`. Tolerances are the table's
+//! (`Case::tolerance`, justified there); a failure prints the case, seed and error statistics.
+
+mod common;
+
+use mistral_core::cases::{parity_cases, Case, Op};
+use mistral_core::ops::{AttentionParams, MatmulParams};
+use mistral_core::testutil::compare;
+use mistral_core::DType;
+use mistral_cpu::CpuBackend;
+
+/// Sizes around the wgpu tiles (GEMV 4 rows x 8-element chunks, 64x64x16 tiles, 128-key attention
+/// tiles, 256-wide reductions), weights big enough to split under the "split" config, and decode
+/// with a long cache (split-K by default settings too).
+fn wgpu_cases() -> Vec<Case> {
+    let mut ops = Vec::new();
+    for dtype in [DType::F32, DType::F16, DType::BF16] {
+        for (m, n, k) in [
+            (1, 300, 64),
+            (1, 5, 8),
+            (1, 130, 36),
+            (65, 129, 72),
+            (2, 300, 40),
+            (64, 64, 16),
+        ] {
+            ops.push(Op::Matmul {
+                p: MatmulParams::new(m, n, k),
+                dtype,
+            });
+        }
+        ops.push(Op::Embedding {
+            vocab: 1000,
+            hidden: 33,
+            tokens: 9,
+            dtype,
+        });
+    }
+    ops.push(Op::RmsNorm {
+        rows: 2,
+        dim: 257,
+        dtype: DType::BF16,
+    });
+    ops.push(Op::AddRmsNorm { rows: 3, dim: 4096 });
+    ops.push(Op::Argmax { rows: 2, cols: 257 });
+    // Decode against a long cache: 300 keys > one 256-key split and > one 128-key tile.
+    let attn = |n, start_pos, window, slots| Op::Attention {
+        p: AttentionParams {
+            n,
+            start_pos,
+            n_heads: 8,
+            n_kv_heads: 2,
+            head_dim: 128,
+            window,
+            slots,
+        },
+    };
+    ops.push(attn(1, 299, 300, 300));
+    ops.push(attn(1, 700, 300, 300));
+    ops.push(attn(3, 130, 200, 200));
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| Case {
+            op,
+            seed: 5000 + i as u64,
+        })
+        .collect()
+}
+
+#[test]
+fn every_op_matches_the_cpu_reference_in_every_config() {
+    let cpu = CpuBackend::new();
+    let cases: Vec<Case> = parity_cases().into_iter().chain(wgpu_cases()).collect();
+    let want: Vec<Vec<f32>> = cases
+        .iter()
+        .map(|c| {
+            c.run(&cpu, &c.inputs())
+                .unwrap_or_else(|e| panic!("cpu {c}: {e}"))
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (name, opts) in common::configs() {
+        let Some(gpu) = common::backend(opts) else {
+            return;
+        };
+        eprintln!(
+            "{name}: {} (f16 storage {}, subgroups {})",
+            mistral_core::Backend::name(&gpu),
+            gpu.uses_f16(),
+            gpu.uses_subgroups()
+        );
+        for (case, want) in cases.iter().zip(&want) {
+            let what = format!("[{name}] {case}");
+            match case.run(&gpu, &case.inputs()) {
+                Ok(got) => {
+                    if let Err(e) = compare(&what, &got, want, case.tolerance()) {
+                        failures.push(e);
+                    }
+                }
+                Err(e) => failures.push(format!("{what}: {e}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "{} cases x {} configs pass",
+        cases.len(),
+        common::configs().len()
+    );
+}
+
+/// The "split" config really splits: a [1000, 33] bf16 table over a 16 KiB limit is 5 buffers, and a
+/// row longer than the limit is a clear error rather than a panic.
+#[test]
+fn weights_past_the_binding_limit_are_split_by_rows() {
+    use mistral_core::{Backend, HostTensor};
+    let Some(gpu) = common::backend(common::configs().remove(2).1) else {
+        return;
+    };
+    let t = HostTensor::from_f32(vec![1000, 33], &vec![0.5; 33000], DType::BF16);
+    let w = gpu.upload(&t).unwrap();
+    assert_eq!(
+        w.parts(),
+        (66000usize).div_ceil(common::SPLIT_BINDING as usize / 66 * 66)
+    );
+    assert_eq!(gpu.download_f32(&w).unwrap(), vec![0.5; 33000]);
+    let wide = HostTensor::from_f32(vec![2, 8192], &vec![0.0; 16384], DType::F32);
+    let err = gpu.upload(&wide).unwrap_err().to_string();
+    assert!(err.contains("binding limit"), "{err}");
+}
