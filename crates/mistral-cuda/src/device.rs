@@ -1,0 +1,171 @@
+//! The live device: context, the one stream every op is queued on, and the kernels loaded so far
+//! (compiled lazily at first use for this device's architecture, one module per kernel file).
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
+
+use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream, DriverError};
+use cudarc::nvrtc::Ptx;
+use mistral_core::{Error, Result};
+
+use crate::kernels::KernelFile;
+use crate::{cache, nvrtc};
+
+/// A driver error as the workspace's error type.
+pub(crate) fn drv(what: &str) -> impl FnOnce(DriverError) -> Error + '_ {
+    move |e| Error::Backend {
+        backend: "cuda",
+        msg: format!("{what}: {e}"),
+    }
+}
+
+/// Launch geometry of one kernel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grid {
+    pub grid: (u32, u32, u32),
+    pub block: u32,
+    pub shared: u32,
+}
+
+impl Grid {
+    pub fn x(blocks: usize, block: u32) -> Self {
+        Grid {
+            grid: (blocks.max(1) as u32, 1, 1),
+            block,
+            shared: 0,
+        }
+    }
+}
+
+pub(crate) struct Device {
+    pub ctx: Arc<CudaContext>,
+    pub stream: Arc<CudaStream>,
+    /// Compute capability as `major * 10 + minor` (e.g. 90).
+    pub arch: u32,
+    pub name: String,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    funcs: Mutex<HashMap<&'static str, CudaFunction>>,
+}
+
+impl Device {
+    /// Opens device `ordinal`. The caller has checked that libcuda is present.
+    pub fn open(ordinal: usize) -> Result<Self> {
+        let count = CudaContext::device_count().map_err(drv("cuDeviceGetCount"))?;
+        if ordinal >= count.max(0) as usize {
+            return Err(Error::Unsupported(format!(
+                "CUDA backend unavailable: device {ordinal} requested, {count} CUDA device(s) found"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(drv("creating the CUDA context"))?;
+        let name = ctx.name().map_err(drv("device name"))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(drv("compute capability"))?;
+        if major < 8 {
+            return Err(Error::Unsupported(format!(
+                "CUDA backend: {name} has compute capability {major}.{minor}; the kernels need 8.0 or \
+                 newer (Ampere: bf16 mma.sync, cp.async, ldmatrix)"
+            )));
+        }
+        // SAFETY: every op of this backend runs on the one stream below, so cudarc's cross-stream
+        // event tracking is not needed (and would add an event per launch).
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.default_stream();
+        Ok(Device {
+            arch: (major * 10 + minor) as u32,
+            name,
+            ctx,
+            stream,
+            modules: Mutex::new(HashMap::new()),
+            funcs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The entry point `entry` of `file`, compiling and loading the file on first use.
+    pub fn func(&self, file: &KernelFile, entry: &'static str) -> Result<CudaFunction> {
+        if let Some(f) = self.funcs.lock().expect("funcs lock").get(entry) {
+            return Ok(f.clone());
+        }
+        let module = {
+            let mut modules = self.modules.lock().expect("modules lock");
+            match modules.get(file.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let cubin = cache::load_or_compile(file, self.arch)?;
+                    let m = self
+                        .ctx
+                        .load_module(Ptx::from_binary(cubin))
+                        .map_err(drv(file.name))?;
+                    modules.insert(file.name, m.clone());
+                    m
+                }
+            }
+        };
+        let f = module.load_function(entry).map_err(drv(entry))?;
+        self.funcs
+            .lock()
+            .expect("funcs lock")
+            .insert(entry, f.clone());
+        Ok(f)
+    }
+
+    /// Queues `entry` of `file` on the stream. Does not wait.
+    ///
+    /// # Safety
+    /// `args` must point to live values whose types and order match the kernel's parameters, and
+    /// every device pointer among them must cover what the kernel reads and writes for `grid`.
+    pub unsafe fn launch(
+        &self,
+        file: &KernelFile,
+        entry: &'static str,
+        grid: Grid,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        let f = self.func(file, entry)?;
+        // The driver's current context is per thread; the backend may be used from several.
+        self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
+        // SAFETY: forwarded from the caller's contract; the function belongs to this context.
+        unsafe {
+            cudarc::driver::result::launch_kernel(
+                f.cu_function(),
+                grid.grid,
+                (grid.block, 1, 1),
+                grid.shared,
+                self.stream.cu_stream(),
+                args,
+            )
+        }
+        .map_err(drv(entry))
+    }
+
+    /// Fails with a clear out-of-memory error if `bytes` more do not fit in free device memory.
+    pub fn check_free(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        let (free, _total) = self.ctx.mem_get_info().map_err(drv("cuMemGetInfo"))?;
+        if bytes > free as u64 {
+            return Err(Error::OutOfMemory {
+                what: what(),
+                requested: bytes,
+                available: free as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether the CUDA driver library can be opened (never panics, unlike touching the driver).
+pub fn driver_present() -> bool {
+    // SAFETY: only tries to dlopen libcuda by its usual names.
+    unsafe { sys::is_culib_present() }
+}
+
+/// A kernel argument: a pointer to a live value.
+#[inline]
+pub(crate) fn arg<T>(v: &T) -> *mut c_void {
+    v as *const T as *mut c_void
+}
+
+/// NVRTC must be loadable before any kernel is needed; checked once at construction.
+pub(crate) fn nvrtc_ready() -> Result<()> {
+    nvrtc::ensure_loaded().map(|_| ())
+}

@@ -1,0 +1,82 @@
+//! The kernel sources, embedded in the binary: one `.cu` file per op family under `kernels/`.
+
+/// The header every kernel file includes (`#include "common.cuh"`), handed to NVRTC in memory.
+pub const COMMON_HEADER: (&str, &str) = ("common.cuh", include_str!("../../../kernels/common.cuh"));
+
+/// One kernel file and the `extern "C"` entry points it defines.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelFile {
+    /// File name under `kernels/`, e.g. `gemv.cu`.
+    pub name: &'static str,
+    pub source: &'static str,
+    pub entries: &'static [&'static str],
+}
+
+macro_rules! kernel {
+    ($name:literal, [$($e:literal),* $(,)?]) => {
+        KernelFile {
+            name: $name,
+            source: include_str!(concat!("../../../kernels/", $name)),
+            entries: &[$($e),*],
+        }
+    };
+}
+
+pub const ELEMENTWISE: KernelFile =
+    kernel!("elementwise.cu", ["add_f32", "swiglu_f32", "copy_f32"]);
+pub const EMBEDDING: KernelFile = kernel!(
+    "embedding.cu",
+    ["embedding_f32", "embedding_f16", "embedding_bf16"]
+);
+pub const RMS_NORM: KernelFile = kernel!(
+    "rms_norm.cu",
+    [
+        "rms_norm_f32",
+        "rms_norm_f16",
+        "rms_norm_bf16",
+        "add_rms_norm_f32",
+        "add_rms_norm_f16",
+        "add_rms_norm_bf16"
+    ]
+);
+pub const ROPE: KernelFile = kernel!("rope.cu", ["rope_f32"]);
+pub const GEMV: KernelFile = kernel!("gemv.cu", ["gemv_f32", "gemv_f16", "gemv_bf16"]);
+pub const GEMM: KernelFile = kernel!(
+    "gemm.cu",
+    [
+        "gemm_bf16",
+        "gemm_f16",
+        "gemm_bf16_fast",
+        "gemm_f16_fast",
+        "gemm_simt_f32",
+        "gemm_simt_f16",
+        "gemm_simt_bf16"
+    ]
+);
+pub const ATTENTION: KernelFile = kernel!("attention.cu", ["attn_f32", "attn_combine_f32"]);
+pub const ARGMAX: KernelFile = kernel!("argmax.cu", ["argmax_f32"]);
+
+/// Every kernel file (the compile test walks this list).
+pub const ALL: &[KernelFile] = &[
+    ELEMENTWISE,
+    EMBEDDING,
+    RMS_NORM,
+    ROPE,
+    GEMV,
+    GEMM,
+    ATTENTION,
+    ARGMAX,
+];
+
+/// FNV-1a 64 of the header, the source and the options: the source part of the disk-cache key.
+pub fn source_hash(file: &KernelFile, options: &[String]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = [COMMON_HEADER.1, file.source].into_iter();
+    for part in parts.chain(options.iter().map(String::as_str)) {
+        for b in part.bytes().chain([0u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}

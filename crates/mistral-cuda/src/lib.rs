@@ -1,0 +1,309 @@
+//! The CUDA backend: hand-written kernels (`kernels/*.cu`, one file per op family, `extern "C"`
+//! entry points named `{op}_{dtype}`) embedded in the binary, compiled by NVRTC at first use for
+//! the live GPU's architecture, cached per device and on disk ([`cache`]).
+//!
+//! - [`CudaBackend::new`] never panics: with no NVIDIA driver it returns
+//!   [`Error::Unsupported`]`("CUDA backend unavailable: no NVIDIA driver (libcuda) found")`; a GPU
+//!   below compute capability 8.0 or a missing NVRTC is refused the same way.
+//! - Every op is queued on one stream; nothing waits until [`Backend::download_f32`],
+//!   [`Backend::argmax`] or [`Backend::synchronize`]. Token ids reach the embedding kernel as a
+//!   kernel parameter, so a decode step issues no host synchronisation until its id is read.
+//! - Uploads check free device memory first ([`Error::OutOfMemory`] names what was requested and
+//!   what is free); [`CudaBackend::check_fits`] checks a whole model before its first tensor.
+
+pub mod cache;
+mod device;
+pub mod kernels;
+pub mod nvrtc;
+mod ops;
+mod tensor;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cudarc::driver::{CudaSlice, DevicePtr};
+use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use mistral_core::{Backend, DType, Error, HostTensor, Result, TensorInfo};
+
+pub use device::driver_present;
+use device::{drv, Device};
+pub use tensor::CudaTensor;
+
+/// The message of the no-driver error.
+pub const NO_DRIVER: &str = "CUDA backend unavailable: no NVIDIA driver (libcuda) found";
+
+/// A CUDA device running the Mistral ops.
+pub struct CudaBackend {
+    dev: Device,
+    ordinal: usize,
+    /// `inv_freq` per (theta bits, head_dim), uploaded once.
+    inv_freq: Mutex<HashMap<(u32, usize), CudaSlice<f32>>>,
+    /// Flash-decoding partial results, grown on demand and reused.
+    attn_scratch: Mutex<Option<CudaSlice<f32>>>,
+}
+
+impl CudaBackend {
+    /// Opens CUDA device `ordinal`. Errors (never panics) when there is no driver, no such
+    /// device, a GPU older than compute capability 8.0, or no NVRTC to compile the kernels with.
+    pub fn new(ordinal: usize) -> Result<Self> {
+        if !driver_present() {
+            return Err(Error::Unsupported(NO_DRIVER.to_string()));
+        }
+        device::nvrtc_ready()?;
+        Ok(CudaBackend {
+            dev: Device::open(ordinal)?,
+            ordinal,
+            inv_freq: Mutex::new(HashMap::new()),
+            attn_scratch: Mutex::new(None),
+        })
+    }
+
+    /// Compute capability as `major * 10 + minor` (e.g. 90 for an H100).
+    pub fn arch(&self) -> u32 {
+        self.dev.arch
+    }
+
+    /// Fails with [`Error::OutOfMemory`] unless `bytes` more fit in free device memory; call it
+    /// with a model's total size before uploading its first tensor.
+    pub fn check_fits(&self, bytes: u64, what: &str) -> Result<()> {
+        self.dev.check_free(bytes, || what.to_string())
+    }
+
+    /// Compiles and loads every kernel now instead of at first use (e.g. before timing).
+    pub fn warm_up(&self) -> Result<()> {
+        for f in kernels::ALL {
+            for e in f.entries {
+                self.dev.func(f, e)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn alloc(&self, bytes: usize, what: impl FnOnce() -> String) -> Result<CudaSlice<u8>> {
+        self.dev.check_free(bytes as u64, what)?;
+        self.dev
+            .stream
+            .alloc_zeros::<u8>(bytes.max(1))
+            .map_err(drv("cuMemAlloc"))
+    }
+
+    fn inv_freq_ptr(&self, p: &RopeParams) -> Result<u64> {
+        let mut map = self.inv_freq.lock().expect("inv_freq lock");
+        let key = (p.theta.to_bits(), p.head_dim);
+        let table = match map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                self.dev
+                    .stream
+                    .clone_htod(&p.inv_freq())
+                    .map_err(drv("rope inv_freq upload"))?,
+            ),
+        };
+        let ptr = table.device_ptr(&self.dev.stream).0;
+        Ok(ptr)
+    }
+
+    fn scratch_ptr(&self, floats: usize) -> Result<u64> {
+        if floats == 0 {
+            return Ok(0);
+        }
+        let mut slot = self.attn_scratch.lock().expect("scratch lock");
+        if slot.as_ref().is_none_or(|s| s.len() < floats) {
+            let s = self
+                .dev
+                .stream
+                .alloc_zeros::<f32>(floats)
+                .map_err(drv("attention scratch"))?;
+            *slot = Some(s);
+        }
+        let ptr = slot
+            .as_ref()
+            .map_or(0, |s| s.device_ptr(&self.dev.stream).0);
+        Ok(ptr)
+    }
+}
+
+impl Backend for CudaBackend {
+    type Tensor = CudaTensor;
+
+    fn name(&self) -> String {
+        format!("cuda:{} {}", self.ordinal, self.dev.name)
+    }
+
+    fn supports(&self, _dtype: DType) -> bool {
+        true
+    }
+
+    fn zeros(&self, len: usize) -> Result<CudaTensor> {
+        let buf = self.alloc(len * 4, || format!("a buffer of {len} f32s"))?;
+        Ok(CudaTensor {
+            buf,
+            dtype: DType::F32,
+            len,
+        })
+    }
+
+    fn upload(&self, t: &HostTensor) -> Result<CudaTensor> {
+        let bytes = t.bytes.as_slice();
+        if bytes.len() != t.numel() * t.dtype.size() {
+            return Err(Error::InvalidInput(format!(
+                "upload: {} tensor {:?} has {} bytes, expected {}",
+                t.dtype,
+                t.shape,
+                bytes.len(),
+                t.numel() * t.dtype.size()
+            )));
+        }
+        let mut buf = self.alloc(bytes.len(), || {
+            format!("uploading a {} tensor of shape {:?}", t.dtype, t.shape)
+        })?;
+        if !bytes.is_empty() {
+            self.dev
+                .stream
+                .memcpy_htod(bytes, &mut buf.slice_mut(0..bytes.len()))
+                .map_err(drv("upload"))?;
+        }
+        Ok(CudaTensor {
+            buf,
+            dtype: t.dtype,
+            len: t.numel(),
+        })
+    }
+
+    fn write_f32(&self, dst: &mut CudaTensor, data: &[f32]) -> Result<()> {
+        ops::want_f32("write_f32", "dst", &*dst)?;
+        if data.len() > dst.len() {
+            return Err(Error::shape(
+                "write_f32",
+                format!("{} values into a buffer of {}", data.len(), dst.len()),
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.dev
+            .stream
+            .memcpy_htod(bytes, &mut dst.buf.slice_mut(0..bytes.len()))
+            .map_err(drv("write_f32"))
+    }
+
+    fn download_f32(&self, t: &CudaTensor) -> Result<Vec<f32>> {
+        let n = t.len * t.dtype.size();
+        let mut host = vec![0u8; n];
+        if n > 0 {
+            self.dev
+                .stream
+                .memcpy_dtoh(&t.buf.slice(0..n), &mut host)
+                .map_err(drv("download"))?;
+        }
+        self.synchronize()?;
+        let mut out = vec![0.0f32; t.len];
+        t.dtype.decode_into(&host, &mut out);
+        Ok(out)
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.dev.stream.synchronize().map_err(drv("synchronize"))
+    }
+
+    fn embedding(
+        &self,
+        table: &CudaTensor,
+        tokens: &[u32],
+        hidden: usize,
+        out: &mut CudaTensor,
+    ) -> Result<()> {
+        ops::embedding::embedding(&self.dev, table, tokens, hidden, out)
+    }
+
+    fn rms_norm(
+        &self,
+        x: &CudaTensor,
+        weight: &CudaTensor,
+        out: &mut CudaTensor,
+        p: &RmsNormParams,
+    ) -> Result<()> {
+        ops::rms_norm::rms_norm(&self.dev, x, weight, out, p)
+    }
+
+    fn add_rms_norm(
+        &self,
+        residual: &mut CudaTensor,
+        delta: &CudaTensor,
+        weight: &CudaTensor,
+        out: &mut CudaTensor,
+        p: &RmsNormParams,
+    ) -> Result<()> {
+        ops::rms_norm::add_rms_norm(&self.dev, residual, delta, weight, out, p)
+    }
+
+    fn matmul(
+        &self,
+        x: &CudaTensor,
+        w: &CudaTensor,
+        y: &mut CudaTensor,
+        p: &MatmulParams,
+    ) -> Result<()> {
+        ops::matmul::matmul(&self.dev, x, w, y, p)
+    }
+
+    fn rope(&self, x: &mut CudaTensor, p: &RopeParams) -> Result<()> {
+        p.check(&*x)?;
+        let inv_freq = self.inv_freq_ptr(p)?;
+        ops::rope::rope(&self.dev, x, inv_freq, p)
+    }
+
+    fn attention(
+        &self,
+        q: &CudaTensor,
+        k_new: &CudaTensor,
+        v_new: &CudaTensor,
+        k_cache: &CudaTensor,
+        v_cache: &CudaTensor,
+        out: &mut CudaTensor,
+        p: &AttentionParams,
+    ) -> Result<()> {
+        p.check(q, k_new, v_new, k_cache, v_cache, &*out)?;
+        let part = self.scratch_ptr(ops::attention::scratch_len(p))?;
+        ops::attention::attention(&self.dev, q, k_new, v_new, k_cache, v_cache, out, part, p)
+    }
+
+    fn swiglu(
+        &self,
+        gate: &CudaTensor,
+        up: &CudaTensor,
+        out: &mut CudaTensor,
+        len: usize,
+    ) -> Result<()> {
+        ops::swiglu::swiglu(&self.dev, gate, up, out, len)
+    }
+
+    fn add(&self, x: &mut CudaTensor, y: &CudaTensor, len: usize) -> Result<()> {
+        ops::add::add(&self.dev, x, y, len)
+    }
+
+    fn copy(&self, src: &CudaTensor, dst: &mut CudaTensor, p: &CopyParams) -> Result<()> {
+        ops::copy::copy(&self.dev, src, dst, p)
+    }
+
+    fn argmax(&self, x: &CudaTensor, rows: usize, cols: usize) -> Result<Vec<u32>> {
+        ops::argmax::argmax(&self.dev, x, rows, cols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This machine (and CI) has no libcuda: construction must fail with the one-line error,
+    /// not panic. On a GPU machine it must succeed.
+    #[test]
+    fn no_driver_is_a_clear_error_not_a_panic() {
+        match CudaBackend::new(0) {
+            Err(e) if !driver_present() => assert_eq!(e.to_string(), NO_DRIVER),
+            Err(e) => eprintln!("driver present but backend unavailable: {e}"),
+            Ok(b) => eprintln!("CUDA device: {}", b.name()),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+use cudarc::driver::DeviceRepr;
+use mistral_core::{DType, Error, Result, TensorInfo};
+
+use super::{u32_of, want_f32};
+use crate::device::{arg, Device, Grid};
+use crate::kernels::EMBEDDING;
+use crate::CudaTensor;
+
+/// Token ids per launch; they travel as a kernel parameter (`TokenChunk` in embedding.cu).
+const MAX_TOKENS: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TokenChunk {
+    ids: [u32; MAX_TOKENS],
+}
+
+// SAFETY: plain-old-data with the layout of `struct TokenChunk { u32 ids[64]; }`.
+unsafe impl DeviceRepr for TokenChunk {}
+
+/// `out[t, :] = table[tokens[t], :]` widened to f32 (kernels `embedding_{dtype}`).
+pub fn embedding(
+    dev: &Device,
+    table: &CudaTensor,
+    tokens: &[u32],
+    hidden: usize,
+    out: &mut CudaTensor,
+) -> Result<()> {
+    if hidden == 0 || !table.len().is_multiple_of(hidden) {
+        return Err(Error::shape(
+            "embedding",
+            format!("table of {} elements is not [vocab, {hidden}]", table.len()),
+        ));
+    }
+    let vocab = table.len() / hidden;
+    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+        return Err(Error::InvalidInput(format!(
+            "token id {bad} is out of range (vocab size {vocab})"
+        )));
+    }
+    want_f32("embedding", "out", &*out)?;
+    if out.len() < tokens.len() * hidden {
+        return Err(Error::shape(
+            "embedding",
+            format!(
+                "out has {} elements, needs {}",
+                out.len(),
+                tokens.len() * hidden
+            ),
+        ));
+    }
+    let entry = match table.dtype() {
+        DType::F32 => "embedding_f32",
+        DType::F16 => "embedding_f16",
+        DType::BF16 => "embedding_bf16",
+    };
+    let h = u32_of("embedding", "hidden", hidden)?;
+    let s = &dev.stream;
+    let pt = table.ptr(s);
+    for (c, chunk) in tokens.chunks(MAX_TOKENS).enumerate() {
+        let mut tok = TokenChunk {
+            ids: [0; MAX_TOKENS],
+        };
+        tok.ids[..chunk.len()].copy_from_slice(chunk);
+        let po = out.ptr_at(s, c * MAX_TOKENS * hidden);
+        let grid = Grid {
+            grid: (hidden.div_ceil(256) as u32, chunk.len() as u32, 1),
+            block: 256,
+            shared: 0,
+        };
+        // SAFETY: embedding_*(const W*, TokenChunk, float*, u32); ids < vocab (checked above),
+        // out holds this chunk's rows (checked above); only `chunk.len()` rows are launched.
+        unsafe {
+            dev.launch(
+                &EMBEDDING,
+                entry,
+                grid,
+                &mut [arg(&pt), arg(&tok), arg(&po), arg(&h)],
+            )?
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run on the GPU machine from the repo root (no Rust toolchain there), after scripts/gpu/bundle.sh
+# ran on the build machine: runs every bundled CUDA and wgpu test binary (parity, golden models,
+# the short benchmark), writes full logs to bundle/logs/, and prints a summary table last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}
+if compgen -G ".gl/*.deb" >/dev/null; then  # Vulkan loader for wgpu (see GPU.md)
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+[ -d bundle/bin ] || { echo "run.sh: no bundle/ here: run scripts/gpu/bundle.sh on the build machine" >&2; exit 2; }
+built=$(cat bundle/ROOT)
+if [ "$built" != "$(pwd)" ] && [ ! -e "$built/tests/golden" ]; then
+  mkdir -p "$built/tests" && ln -sfn "$(pwd)/tests/golden" "$built/tests/golden"
+fi
+mkdir -p bundle/logs
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+
+summary=()
+for t in bundle/bin/*; do
+  name=$(basename "$t")
+  start=$(date +%s%N)
+  timeout 240 "$t" --test-threads=1 --nocapture >"bundle/logs/$name.log" 2>&1
+  rc=$?
+  secs=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  passed=$(grep -ho '[0-9]* passed' "bundle/logs/$name.log" | awk '{s+=$1} END {print s+0}')
+  failed=$(grep -ho '[0-9]* failed' "bundle/logs/$name.log" | awk '{s+=$1} END {print s+0}')
+  skipped=$(grep -c 'skipped: no CUDA device' "bundle/logs/$name.log")
+  status=$([ $rc -eq 0 ] && echo ok || echo "FAIL(rc=$rc)")
+  summary+=("$(printf '%-34s %-12s %6s %6s %7s %8ss' "$name" "$status" "$passed" "$failed" "$skipped" "$secs")")
+done
+
+echo
+echo "== failures and benchmark lines (full logs in bundle/logs/) =="
+grep -h '^FAIL \|panicked at\|^BENCH' bundle/logs/*.log | head -60
+echo
+printf '%-34s %-12s %6s %6s %7s %9s\n' binary status passed failed skipped time
+printf '%s\n' "${summary[@]}"
