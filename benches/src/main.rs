@@ -9,6 +9,8 @@ use mistral_benches::report::{markdown, BenchFile, Report};
 use mistral_benches::suite::{self, Options};
 use mistral_core::{Backend, DType};
 use mistral_cpu::CpuBackend;
+use mistral_cuda::CudaBackend;
+use mistral_wgpu::{WgpuBackend, WgpuOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,25 +88,30 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-fn bench<B: Backend + Clone>(
-    b: &B,
+fn bench<B: Backend>(
+    make: &dyn Fn() -> mistral_core::Result<B>,
     card: String,
     driver: String,
     opts: &Options,
 ) -> Result<Report, String> {
+    let b = &make().map_err(|e| e.to_string())?;
     eprintln!(
         "benchmarking {} on {card}{}",
         b.name(),
         if opts.reduced { " (reduced model)" } else { "" }
     );
     let mut rows = Vec::new();
-    let layers_note = suite::run(b, opts, &mut |row| {
+    let layers_note = suite::run(b, make, opts, &mut |row| {
         eprintln!("  {:<60} {:>12.4} {}", row.key(), row.value, row.unit);
         rows.push(row)
     })
     .map_err(|e| format!("{}: {e}", b.name()))?;
     let reduced = match (opts.reduced, layers_note) {
-        (true, _) => Some(format!("software device: the reduced shape in benches/src/suite.rs (REDUCED), not Mistral-7B; {}", "figures exercise the code, they are not 7B numbers")),
+        (true, _) => Some(
+            "software device: the reduced shape in benches/src/suite.rs (REDUCED), not Mistral-7B; \
+             figures exercise the code, they are not 7B numbers"
+                .into(),
+        ),
         (false, n) => n,
     };
     Ok(Report {
@@ -154,23 +161,60 @@ fn main() -> ExitCode {
     }
     let mut reports = Vec::new();
     let mut failed = false;
+    let mut record = |r: Result<Report, String>| match r {
+        Ok(r) => reports.push(r),
+        Err(e) => {
+            eprintln!("error: {e}");
+            failed = true;
+        }
+    };
     if want("cpu") {
         let opts = Options {
             reduced: !a.cpu_full,
             ..base.clone()
         };
-        match bench(&CpuBackend::new(), cpu_name(), "-".into(), &opts) {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
+        record(bench(
+            &|| Ok(CpuBackend::new()),
+            cpu_name(),
+            "-".into(),
+            &opts,
+        ));
+    }
+    if want("wgpu") {
+        let adapters = mistral_wgpu::list_adapters();
+        match adapters.first() {
+            // A software adapter (lavapipe) gets the reduced model.
+            Some(info) => {
+                let opts = Options {
+                    reduced: info.device_type == "Cpu",
+                    ..base.clone()
+                };
+                let make = || WgpuBackend::new(WgpuOptions::default());
+                record(bench(
+                    &make,
+                    format!("{} ({})", info.name, info.backend),
+                    info.driver.clone(),
+                    &opts,
+                ));
             }
+            None if a.backend == "wgpu" => record(Err("wgpu: no adapter found".into())),
+            None => eprintln!("wgpu: no adapter found, skipped"),
         }
     }
-    for name in ["cuda", "wgpu"] {
-        if want(name) && a.backend != "all" {
-            eprintln!("error: the {name} backend is not in this build yet");
-            failed = true;
+    if want("cuda") {
+        match CudaBackend::new(0) {
+            Ok(b) => {
+                let card = b.name();
+                drop(b);
+                record(bench(
+                    &|| CudaBackend::new(0),
+                    card,
+                    "CUDA driver".into(),
+                    &base,
+                ));
+            }
+            Err(e) if a.backend == "cuda" => record(Err(e.to_string())),
+            Err(e) => eprintln!("cuda: {e}, skipped"),
         }
     }
     let file = BenchFile { reports };

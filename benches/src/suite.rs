@@ -120,8 +120,11 @@ fn f32s<B: Backend>(b: &B, n: usize, seed: u64) -> Result<B::Tensor> {
 }
 
 /// Runs every benchmark on `b`, calling `emit` per row as soon as it is measured.
-pub fn run<B: Backend + Clone>(
+///
+/// `make` opens another instance of the backend for the end-to-end model (which owns its backend).
+pub fn run<B: Backend>(
     b: &B,
+    make: &dyn Fn() -> Result<B>,
     o: &Options,
     emit: &mut dyn FnMut(Row),
 ) -> Result<Option<String>> {
@@ -388,15 +391,15 @@ pub fn run<B: Backend + Clone>(
     }
 
     if wanted("e2e/") {
-        return end_to_end(b, o, &cfg, &p, bw, &mut emit);
+        return end_to_end(b, make, o, &cfg, &p, bw, &mut emit);
     }
     Ok(None)
 }
 
 /// Loads or generates the model, halving the layer count until it fits; returns the model and a
 /// note when layers were dropped.
-fn build_model<B: Backend + Clone>(
-    b: &B,
+fn build_model<B: Backend>(
+    make: &dyn Fn() -> Result<B>,
     o: &Options,
     cfg: &MistralConfig,
     max_batch: usize,
@@ -413,9 +416,10 @@ fn build_model<B: Backend + Clone>(
             Some(dir) => HostWeights::load_dir(dir).and_then(|(_, host)| {
                 let mut host = host;
                 host.layers.truncate(layers);
-                Model::new(b.clone(), c.clone(), &host, opts, &mut |_, _| {})
+                Model::new(make()?, c.clone(), &host, opts, &mut |_, _| {})
             }),
             None => {
+                let b = make()?;
                 let mut seed = 100;
                 Weights::from_fn(&c, |name, shape| {
                     seed += 1;
@@ -426,7 +430,7 @@ fn build_model<B: Backend + Clone>(
                     };
                     b.upload(&random_host(shape, o.dtype, seed, lo, hi))
                 })
-                .and_then(|w| Model::from_weights(b.clone(), c.clone(), w, opts))
+                .and_then(|w| Model::from_weights(b, c.clone(), w, opts))
             }
         };
         match made {
@@ -442,15 +446,16 @@ fn build_model<B: Backend + Clone>(
     }
 }
 
-fn end_to_end<B: Backend + Clone>(
+fn end_to_end<B: Backend>(
     b: &B,
+    make: &dyn Fn() -> Result<B>,
     o: &Options,
     cfg: &MistralConfig,
     p: &Plan,
     bw: f64,
     emit: &mut dyn FnMut(Row),
 ) -> Result<Option<String>> {
-    let (mut model, note) = build_model(b, o, cfg, 512)?;
+    let (mut model, note) = build_model(make, o, cfg, 512)?;
     let run_layers = model.cfg.num_hidden_layers;
     let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
     let scale = full_bytes / arith::decode_weight_bytes(&model.cfg, o.dtype) as f64;

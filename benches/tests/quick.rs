@@ -1,5 +1,6 @@
-//! `mistral-bench --quick` (what `cargo xtask bench --quick` runs) on the CPU backend: every
-//! expected figure is in the JSON, positive, with the right unit, and judged against its limit.
+//! `mistral-bench --quick` (what `cargo xtask bench --quick` runs) on the CPU backend and on
+//! wgpu's software adapter (lavapipe in CI): every expected figure is in the JSON, positive, with
+//! the right unit, and judged against its limit.
 
 use std::process::Command;
 
@@ -10,13 +11,7 @@ fn quick_bench_writes_every_figure() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args([
-            "--quick",
-            "--backend",
-            "cpu",
-            "--json",
-            json.to_str().unwrap(),
-        ])
+        .args(["--quick", "--json", json.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
@@ -25,12 +20,33 @@ fn quick_bench_writes_every_figure() {
         String::from_utf8_lossy(&out.stderr)
     );
     let file: BenchFile = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(file.reports.len(), 1);
-    let r = &file.reports[0];
-    assert!(r.backend.starts_with("cpu") && !r.card.is_empty() && r.date.starts_with("20"));
+    let backends: Vec<&str> = file.reports.iter().map(|r| r.backend.as_str()).collect();
+    assert!(backends[0].starts_with("cpu"), "{backends:?}");
+    let skip_wgpu = std::env::var_os("MISTRAL_SKIP_WGPU").is_some();
+    assert!(
+        skip_wgpu || backends.iter().any(|b| b.starts_with("wgpu")),
+        "no wgpu report: {backends:?}"
+    );
+    for r in &file.reports {
+        check_report(r);
+    }
+    // The table is printed on stdout with the same rows.
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| gemv/q_proj") && table.contains("% of limit"),
+        "{table}"
+    );
+}
+
+fn check_report(r: &mistral_benches::report::Report) {
+    assert!(
+        !r.card.is_empty() && r.date.starts_with("20"),
+        "{}",
+        r.backend
+    );
     assert!(
         r.reduced.as_deref().unwrap_or("").contains("reduced"),
-        "CPU runs say they are reduced"
+        "software devices say they are reduced"
     );
     let unit_of = |prefix: &str| -> Vec<&str> {
         r.rows
@@ -72,13 +88,29 @@ fn quick_bench_writes_every_figure() {
             assert!(pct > 0.0, "{}", row.key());
         }
     }
-    // The table is printed on stdout with the same rows.
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        table.contains("| gemv/q_proj") && table.contains("% of limit"),
-        "{table}"
-    );
+}
 
+#[test]
+fn compare_prints_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let first = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args([
+            "--quick",
+            "--backend",
+            "cpu",
+            "--filter",
+            "gemv/",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     // --compare against the file just written shows a change column.
     let again = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
         .args([

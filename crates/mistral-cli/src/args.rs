@@ -31,6 +31,8 @@ pub enum Command {
     Logits(LogitsArgs),
     /// Write a Hugging Face-format model directory with random weights (streams; the 7B shape fits).
     RandomModel(RandomModelArgs),
+    /// List the GPUs each backend can use (wgpu adapters with their limits and features).
+    Devices,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,13 @@ pub struct ModelArgs {
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// GPU to use: the wgpu adapter index from `mistral devices` (default: the best one), or the
+    /// CUDA device ordinal (default: 0).
+    #[arg(long)]
+    pub adapter: Option<usize>,
+    /// wgpu: use only the portable shader paths (no f16 extension, no subgroups).
+    #[arg(long)]
+    pub portable: bool,
 }
 
 /// How tokens are chosen and when generation stops.

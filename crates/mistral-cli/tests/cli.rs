@@ -207,3 +207,100 @@ fn bad_input_gives_one_line_errors() {
     ])
     .contains("cuda"));
 }
+
+/// Reads the `logits` tensor of a `mistral logits` output file.
+fn read_logits(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor("logits")
+        .unwrap()
+        .data()
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn golden(case: &str) -> std::path::PathBuf {
+    mistral_tests::fixtures::golden_dir().join(case)
+}
+
+#[test]
+fn wgpu_logits_and_greedy_ids_match_the_cpu_reference() {
+    if std::env::var_os("MISTRAL_SKIP_WGPU").is_some() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    for case in ["gqa4_f32", "head128_bf16_sharded"] {
+        let model = golden(case);
+        let tokens = "1,17,42,99,5,8,13,21,34,55,89,144,233,3,7,11,19";
+        let (cpu, gpu) = (out.path().join("cpu.st"), out.path().join("wgpu.st"));
+        for (backend, file) in [("cpu", &cpu), ("wgpu", &gpu)] {
+            let o = mistral(&[
+                "logits",
+                "--model",
+                path(&model),
+                "--tokens",
+                tokens,
+                "--backend",
+                backend,
+                "--out",
+                path(file),
+            ]);
+            assert!(
+                o.status.success(),
+                "{case} {backend}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        // The bound for GPU backends against the CPU reference.
+        mistral_core::testutil::compare(
+            case,
+            &read_logits(&gpu),
+            &read_logits(&cpu),
+            mistral_core::testutil::Tolerance::abs(1e-3),
+        )
+        .unwrap();
+    }
+    // Greedy ids: the golden prompt of window8_bf16 gives transformers' continuation.
+    let bytes = std::fs::read(golden("window8_bf16").join("golden.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let ids = |n: &str| -> Vec<String> {
+        st.tensor(n)
+            .unwrap()
+            .data()
+            .chunks(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()).to_string())
+            .collect()
+    };
+    let prompt = ids("prompt").join(",");
+    let want: Vec<u64> = ids("greedy").iter().map(|s| s.parse().unwrap()).collect();
+    let o = mistral(&[
+        "generate",
+        "--model",
+        path(&golden("window8_bf16")),
+        "--tokens",
+        &prompt,
+        "--backend",
+        "wgpu",
+        "--max-new-tokens",
+        &want.len().to_string(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Stops early only at EOS (id 2), which the golden run does not stop at.
+    let got: Vec<u64> = serde_json::from_value(v["generated_ids"].clone()).unwrap();
+    assert_eq!(got[..], want[..got.len()]);
+    assert!(got.len() == want.len() || got.last() == Some(&2));
+}
+
+#[test]
+fn devices_lists_every_backend() {
+    let o = mistral(&["devices"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("cpu:") && text.contains("cuda") && text.contains("wgpu"),
+        "{text}"
+    );
+}

@@ -9,7 +9,9 @@ mod tokenize;
 
 use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
+use mistral_cuda::CudaBackend;
 use mistral_model::{HostWeights, Model, ModelOptions};
+use mistral_wgpu::{WgpuBackend, WgpuOptions};
 
 use crate::args::{BackendKind, Cli, Command, ModelArgs};
 
@@ -20,7 +22,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
         Command::Tokenize(a) => tokenize::run(a),
+        Command::Devices => devices(),
     }
+}
+
+/// `mistral devices`: every wgpu adapter, one line each.
+fn devices() -> Result<()> {
+    println!("cpu: {}", CpuBackend::new().name());
+    let adapters = mistral_wgpu::list_adapters();
+    if adapters.is_empty() {
+        println!("wgpu: no adapter found (install a Vulkan, Metal or DX12 driver)");
+    }
+    for a in adapters {
+        println!("wgpu {a}");
+    }
+    match CudaBackend::new(0) {
+        Ok(b) => println!("cuda:0 {}", b.name()),
+        Err(e) => println!("cuda: {e}"),
+    }
+    Ok(())
 }
 
 /// Parses `1,733,16289` into ids.
@@ -61,17 +81,26 @@ pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
         context_limit: a.context_limit,
     };
     let mut progress = crate::progress::bytes("loading weights");
+    let weight_bytes = host.bytes(cfg.tie_word_embeddings);
     match a.backend {
-        BackendKind::Cpu => task.run(Model::new(
-            CpuBackend::new(),
-            cfg,
-            &host,
-            opts,
-            &mut progress,
-        )?),
-        BackendKind::Cuda | BackendKind::Wgpu => Err(Error::Unsupported(format!(
-            "backend {} is not available in this build yet (use --backend cpu)",
-            format!("{:?}", a.backend).to_lowercase()
-        ))),
+        BackendKind::Cpu => {
+            let b = CpuBackend::new();
+            task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
+        }
+        BackendKind::Wgpu => {
+            let b = WgpuBackend::new(WgpuOptions {
+                adapter: a.adapter,
+                force_portable: a.portable,
+                ..Default::default()
+            })?;
+            b.check_memory("model weights", weight_bytes)?;
+            task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
+        }
+        BackendKind::Cuda => {
+            let b = CudaBackend::new(a.adapter.unwrap_or(0))?;
+            // Refuse before a 14 GB upload half-fails.
+            b.check_fits(weight_bytes, "model weights")?;
+            task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
+        }
     }
 }
