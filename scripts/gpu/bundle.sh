@@ -11,7 +11,7 @@ pkgs=(-p mistral-cuda)
 [ -d crates/mistral-wgpu ] && pkgs+=(-p mistral-wgpu)
 
 rm -rf bundle && mkdir -p bundle/bin
-CARGO_TARGET_DIR=$target cargo build --release -p mistral-cli --bin mistral
+CARGO_TARGET_DIR=$target cargo build --release -p mistral-cli --bin mistral -p mistral-benches --bin mistral-bench
 CARGO_TARGET_DIR=$target cargo test --release --no-run --message-format=json "${pkgs[@]}" >bundle/build.json
 python3 - "$root" <<'PY'
 import json, os, shutil, sys
@@ -28,8 +28,8 @@ for line in open("bundle/build.json"):
     print("bundled", name)
 PY
 rm bundle/build.json
-cp "$target/release/mistral" bundle/mistral
-strip bundle/bin/* bundle/mistral
+cp "$target/release/mistral" "$target/release/mistral-bench" bundle/
+strip bundle/bin/* bundle/mistral bundle/mistral-bench
 # Test binaries find tests/golden through the absolute path they were built at; run.sh links it.
 echo "$root" >bundle/ROOT
 du -sh bundle

@@ -31,6 +31,11 @@ for t in bundle/bin/*; do
   summary+=("$(printf '%-34s %-12s %6s %6s %7s %8ss' "$name" "$status" "$passed" "$failed" "$skipped" "$secs")")
 done
 
+# The benchmark (cargo xtask bench --quick): CUDA and wgpu at the 7B shape, table in its log.
+timeout 240 bundle/mistral-bench --quick --json bundle/logs/bench.json >bundle/logs/bench.md 2>bundle/logs/bench.err
+echo "mistral-bench --quick: rc=$? (table: bundle/logs/bench.md, JSON: bundle/logs/bench.json)"
+cat bundle/logs/bench.md
+
 echo
 echo "== failures and benchmark lines (full logs in bundle/logs/) =="
 grep -h '^FAIL \|panicked at\|^BENCH' bundle/logs/*.log | head -60
