@@ -84,6 +84,7 @@ extern "C" __global__ void attn_f32(const AttnArgs a) {
         l = l * corr + warp_sum(p);
 #pragma unroll
         for (int c = 0; c < MAX_DIM / 32; ++c) acc[c] *= corr;
+        m = m_new;
         for (u32 jj = 0; jj < tile; ++jj) {
             const float pj = __shfl_sync(0xffffffffu, p, jj);
             if (pj == 0.0f) continue;

@@ -45,3 +45,73 @@ pub fn golden_cases() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// One Hugging Face golden case: its directory and what transformers computed.
+pub struct Golden {
+    pub name: String,
+    pub dir: PathBuf,
+    /// Teacher-forced sequence `[T]` and transformers' logits for it `[T, vocab]`.
+    pub tokens: Vec<u32>,
+    pub logits: Vec<f32>,
+    /// A prompt and transformers' greedy continuation of it (no EOS stop).
+    pub prompt: Vec<u32>,
+    pub greedy: Vec<u32>,
+}
+
+/// Every golden case, read (at least the five made by `tools/golden/make_golden.py`).
+pub fn goldens() -> Vec<Golden> {
+    let cases = golden_cases();
+    assert!(
+        cases.len() >= 5,
+        "golden cases missing under {}",
+        golden_dir().display()
+    );
+    cases.into_iter().map(|dir| read_golden(&dir)).collect()
+}
+
+/// Reads `dir/golden.safetensors`.
+pub fn read_golden(dir: &Path) -> Golden {
+    let bytes = std::fs::read(dir.join("golden.safetensors")).expect("golden.safetensors");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid golden.safetensors");
+    let data = |name: &str| {
+        st.tensor(name)
+            .unwrap_or_else(|_| panic!("{name} in golden.safetensors"))
+            .data()
+            .to_vec()
+    };
+    let ids = |name: &str| {
+        data(name)
+            .chunks(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32)
+            .collect()
+    };
+    Golden {
+        name: dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        dir: dir.to_path_buf(),
+        tokens: ids("tokens"),
+        logits: data("logits")
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        prompt: ids("prompt"),
+        greedy: ids("greedy"),
+    }
+}
+
+/// Loads a model directory onto backend `b` with blocks of `max_batch` tokens.
+pub fn load_model<B: mistral_core::Backend>(
+    b: B,
+    dir: &Path,
+    max_batch: usize,
+) -> mistral_model::Model<B> {
+    let (cfg, host) = mistral_model::HostWeights::load_dir(dir).expect("load model");
+    let opts = mistral_model::ModelOptions {
+        max_batch,
+        context_limit: 8192,
+    };
+    mistral_model::Model::new(b, cfg, &host, opts, &mut |_, _| {}).expect("model on backend")
+}

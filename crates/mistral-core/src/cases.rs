@@ -356,6 +356,10 @@ pub fn parity_cases() -> Vec<Case> {
     }
     ops.push(attn(3, 2, 4, 4, 16, 8));
     ops.push(attn(1, 40, 32, 8, 128, 33));
+    // Decode and a small block against hundreds of cached keys: several key tiles, and the split-K
+    // (flash-decoding) paths of the GPU backends with their combine pass.
+    ops.push(attn(1, 300, 8, 2, 128, 256));
+    ops.push(attn(3, 500, 4, 1, 64, 300));
     ops.push(Op::Swiglu { len: 1 });
     ops.push(Op::Swiglu { len: 14337 });
     ops.push(Op::Add { len: 4097 });

@@ -193,6 +193,31 @@ impl AttentionParams {
     }
 }
 
+/// Checks an embedding gather of `tokens` rows of `hidden` values from `table` into `out`, and
+/// returns the vocabulary size. An out-of-range token id is an `InvalidInput` error.
+pub fn check_embedding(
+    table: &impl TensorInfo,
+    tokens: &[u32],
+    hidden: usize,
+    out: &impl TensorInfo,
+) -> Result<usize> {
+    const OP: &str = "embedding";
+    if hidden == 0 || !table.len().is_multiple_of(hidden) {
+        return Err(Error::shape(
+            OP,
+            format!("table of {} elements is not [vocab, {hidden}]", table.len()),
+        ));
+    }
+    let vocab = table.len() / hidden;
+    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+        return Err(Error::InvalidInput(format!(
+            "token id {bad} is out of range (vocab size {vocab})"
+        )));
+    }
+    need(OP, "out", out, tokens.len() * hidden)?;
+    Ok(vocab)
+}
+
 /// A flat f32 copy: `dst[dst_offset + i] = src[src_offset + i]` for `i < len`.
 #[derive(Clone, Copy, Debug)]
 pub struct CopyParams {

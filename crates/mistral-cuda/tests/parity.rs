@@ -9,15 +9,13 @@
 //! is below the f32 accumulation error the table's bounds already budget for, so no op needs a
 //! wider bound. Golden models: logits within 1e-3 of the CPU, greedy ids identical.
 
-use std::path::Path;
-
 use mistral_core::cases::{parity_cases, Op};
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
-use mistral_model::{HostWeights, Logits, Model, ModelOptions};
-use mistral_tests::fixtures::golden_cases;
+use mistral_model::Logits;
+use mistral_tests::fixtures::{goldens, load_model};
 
 fn backend() -> Option<CudaBackend> {
     match CudaBackend::new(0) {
@@ -94,45 +92,20 @@ const GOLDEN: Tolerance = Tolerance {
     nmse: 1e-8,
 };
 
-fn model<B: mistral_core::Backend>(b: B, dir: &Path, max_batch: usize) -> Model<B> {
-    let (cfg, host) = HostWeights::load_dir(dir).unwrap();
-    Model::new(
-        b,
-        cfg,
-        &host,
-        ModelOptions {
-            max_batch,
-            context_limit: 8192,
-        },
-        &mut |_, _| {},
-    )
-    .unwrap()
-}
-
 #[test]
 fn golden_models_match_cpu_end_to_end() {
     if backend().is_none() {
         return;
     }
-    for dir in golden_cases() {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let bytes = std::fs::read(dir.join("golden.safetensors")).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let ids = |n: &str| -> Vec<u32> {
-            st.tensor(n)
-                .unwrap()
-                .data()
-                .chunks(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32)
-                .collect()
-        };
-        let (tokens, prompt, greedy) = (ids("tokens"), ids("prompt"), ids("greedy"));
+    for g in goldens() {
+        let (name, dir) = (&g.name, &g.dir);
+        let (tokens, prompt, greedy) = (&g.tokens, &g.prompt, &g.greedy);
 
         // Teacher-forced logits, prefill in one block and then incrementally (blocks of 3, then
         // single-token decode through the flash-decoding path).
         for max_batch in [256, 3] {
-            let mut cpu = model(CpuBackend::new(), &dir, max_batch);
-            let mut gpu = model(backend().unwrap(), &dir, max_batch);
+            let mut cpu = load_model(CpuBackend::new(), dir, max_batch);
+            let mut gpu = load_model(backend().unwrap(), dir, max_batch);
             let run = |m: &mut Forward| {
                 let mut v = m(&tokens[..7.min(tokens.len())], 0, Logits::All);
                 for t in 7..tokens.len() {
@@ -147,10 +120,10 @@ fn golden_models_match_cpu_end_to_end() {
             println!("ok   {name} batch {max_batch}: {s}");
         }
 
-        let mut gpu = model(backend().unwrap(), &dir, 256);
+        let mut gpu = load_model(backend().unwrap(), dir, 256);
         let got = generate(
             &mut gpu,
-            &prompt,
+            prompt,
             0,
             greedy.len(),
             None,
@@ -158,7 +131,7 @@ fn golden_models_match_cpu_end_to_end() {
             &mut |_| Flow::Continue,
         )
         .unwrap();
-        assert_eq!(got, greedy, "{name}: greedy ids differ");
+        assert_eq!(&got, greedy, "{name}: greedy ids differ");
         println!("ok   {name}: greedy ids identical");
     }
 }

@@ -6,14 +6,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use mistral_core::testutil::{compare, Tolerance};
-use mistral_core::Backend;
 use mistral_cpu::CpuBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
-use mistral_model::{HostWeights, Logits, Model, ModelOptions};
-use mistral_tests::fixtures::golden_cases;
+use mistral_model::Logits;
+use mistral_tests::fixtures::{goldens, load_model};
 
 const LOGITS: Tolerance = Tolerance {
     abs: 1e-3,
@@ -21,44 +18,22 @@ const LOGITS: Tolerance = Tolerance {
     nmse: 1e-8,
 };
 
-fn ids(st: &safetensors::SafeTensors, name: &str) -> Vec<u32> {
-    st.tensor(name)
-        .unwrap()
-        .data()
-        .chunks(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32)
-        .collect()
-}
-
-fn model<B: Backend>(b: B, dir: &Path, max_batch: usize) -> Model<B> {
-    let (cfg, host) = HostWeights::load_dir(dir).unwrap();
-    let opts = ModelOptions {
-        max_batch,
-        context_limit: 8192,
-    };
-    Model::new(b, cfg, &host, opts, &mut |_, _| {}).unwrap()
-}
-
 #[test]
 fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
-    let cases = golden_cases();
-    assert!(cases.len() >= 5, "golden cases missing under tests/golden");
+    let cases = goldens();
     for (config, opts) in common::configs() {
-        for dir in &cases {
-            let name = format!("[{config}] {}", dir.file_name().unwrap().to_string_lossy());
-            let bytes = std::fs::read(dir.join("golden.safetensors")).unwrap();
-            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-            let (tokens, prompt, greedy) =
-                (ids(&st, "tokens"), ids(&st, "prompt"), ids(&st, "greedy"));
+        for g in &cases {
+            let name = format!("[{config}] {}", g.name);
+            let (dir, tokens, prompt, greedy) = (&g.dir, &g.tokens, &g.prompt, &g.greedy);
 
             let Some(gpu) = common::backend(opts.clone()) else {
                 return;
             };
-            let mut m = model(gpu, dir, 256);
-            let want = model(CpuBackend::new(), dir, 256)
+            let mut m = load_model(gpu, dir, 256);
+            let want = load_model(CpuBackend::new(), dir, 256)
                 .forward(&tokens, 0, Logits::All)
                 .unwrap();
-            let got = m.forward(&tokens, 0, Logits::All).unwrap();
+            let got = m.forward(tokens, 0, Logits::All).unwrap();
             let s = compare(&name, &got, &want, LOGITS).unwrap_or_else(|e| panic!("{e}"));
             eprintln!("{name}: {s}");
 
@@ -66,7 +41,7 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
             let Some(gpu) = common::backend(opts.clone()) else {
                 return;
             };
-            let mut m = model(gpu, dir, 3);
+            let mut m = load_model(gpu, dir, 3);
             let mut inc = m.forward(&tokens[..7], 0, Logits::All).unwrap();
             for t in 7..tokens.len() {
                 inc.extend(m.forward(&tokens[t..t + 1], t, Logits::Last).unwrap());
@@ -76,7 +51,7 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
 
             let out = generate(
                 &mut m,
-                &prompt,
+                prompt,
                 0,
                 greedy.len(),
                 None,
@@ -84,7 +59,7 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
                 &mut |_| Flow::Continue,
             )
             .unwrap();
-            assert_eq!(out, greedy, "{name}: greedy ids differ from transformers");
+            assert_eq!(&out, greedy, "{name}: greedy ids differ from transformers");
         }
     }
 }

@@ -1,4 +1,5 @@
-use mistral_core::{Error, Result, TensorInfo};
+use mistral_core::ops::check_embedding;
+use mistral_core::Result;
 
 use crate::CpuTensor;
 
@@ -9,18 +10,7 @@ pub fn embedding(
     hidden: usize,
     out: &mut CpuTensor,
 ) -> Result<()> {
-    if hidden == 0 || !table.len().is_multiple_of(hidden) {
-        return Err(Error::shape(
-            "embedding",
-            format!("table of {} elements is not [vocab, {hidden}]", table.len()),
-        ));
-    }
-    let vocab = table.len() / hidden;
-    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
-        return Err(Error::InvalidInput(format!(
-            "token id {bad} is out of range (vocab size {vocab})"
-        )));
-    }
+    check_embedding(table, tokens, hidden, &*out)?;
     let out = out.f32_mut("embedding", tokens.len() * hidden)?;
     for (row, &t) in out.chunks_exact_mut(hidden).zip(tokens) {
         table.read_row(t as usize * hidden, row);

@@ -1,5 +1,6 @@
 use cudarc::driver::DeviceRepr;
-use mistral_core::{DType, Error, Result, TensorInfo};
+use mistral_core::ops::check_embedding;
+use mistral_core::{DType, Result, TensorInfo};
 
 use super::{u32_of, want_f32};
 use crate::device::{arg, Device, Grid};
@@ -26,29 +27,8 @@ pub fn embedding(
     hidden: usize,
     out: &mut CudaTensor,
 ) -> Result<()> {
-    if hidden == 0 || !table.len().is_multiple_of(hidden) {
-        return Err(Error::shape(
-            "embedding",
-            format!("table of {} elements is not [vocab, {hidden}]", table.len()),
-        ));
-    }
-    let vocab = table.len() / hidden;
-    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
-        return Err(Error::InvalidInput(format!(
-            "token id {bad} is out of range (vocab size {vocab})"
-        )));
-    }
+    check_embedding(table, tokens, hidden, &*out)?;
     want_f32("embedding", "out", &*out)?;
-    if out.len() < tokens.len() * hidden {
-        return Err(Error::shape(
-            "embedding",
-            format!(
-                "out has {} elements, needs {}",
-                out.len(),
-                tokens.len() * hidden
-            ),
-        ));
-    }
     let entry = match table.dtype() {
         DType::F32 => "embedding_f32",
         DType::F16 => "embedding_f16",

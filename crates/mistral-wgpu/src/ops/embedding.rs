@@ -1,7 +1,8 @@
 //! Embedding gather, `shaders/embedding.wgsl`: one dispatch per part of a row-split table.
 
 use bytemuck::{Pod, Zeroable};
-use mistral_core::{Error, Result, TensorInfo};
+use mistral_core::ops::check_embedding;
+use mistral_core::{Error, Result};
 
 use super::ELEMENTWISE_WG;
 use crate::context::u32_of;
@@ -27,12 +28,7 @@ pub fn embedding(
     out: &mut WgpuTensor,
 ) -> Result<()> {
     const OP: &str = "embedding";
-    if hidden == 0 || !table.len().is_multiple_of(hidden) {
-        return Err(Error::shape(
-            OP,
-            format!("table of {} elements is not [vocab, {hidden}]", table.len()),
-        ));
-    }
+    let vocab = check_embedding(table, tokens, hidden, &*out)?;
     if table.parts.len() > 1 && table.row_len != hidden {
         return Err(Error::shape(
             OP,
@@ -42,19 +38,7 @@ pub fn embedding(
             ),
         ));
     }
-    let vocab = table.len() / hidden;
-    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
-        return Err(Error::InvalidInput(format!(
-            "token id {bad} is out of range (vocab size {vocab})"
-        )));
-    }
     let n = tokens.len() * hidden;
-    if out.len() < n {
-        return Err(Error::shape(
-            OP,
-            format!("out has {} elements, needs {n}", out.len()),
-        ));
-    }
     let out_buf = out.f32_buffer(OP, "out")?;
     let groups = b.ctx.groups_1d(n.div_ceil(ELEMENTWISE_WG))?;
     for part in &table.parts {
