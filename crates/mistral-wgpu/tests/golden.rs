@@ -31,7 +31,7 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
             };
             let mut m = load_model(gpu, dir, 256);
             let want = load_model(CpuBackend::new(), dir, 256)
-                .forward(&tokens, 0, Logits::All)
+                .forward(tokens, 0, Logits::All)
                 .unwrap();
             let got = m.forward(tokens, 0, Logits::All).unwrap();
             let s = compare(&name, &got, &want, LOGITS).unwrap_or_else(|e| panic!("{e}"));
