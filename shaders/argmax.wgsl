@@ -29,7 +29,7 @@ fn better(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32,
 //#if SUBGROUPS
-        @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32,
+        @builtin(subgroup_invocation_id) sg_lane: u32,
         @builtin(subgroup_id) sg_id: u32, @builtin(num_subgroups) n_sg: u32,
 //#endif
 ) {
@@ -48,14 +48,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         }
     }
 //#if SUBGROUPS
-    for (var off = 1u; off < sg_size; off <<= 1u) {
-        let ov = subgroupShuffleXor(bv, off);
-        let oi = subgroupShuffleXor(bi, off);
-        if (better(ov, oi, bv, bi)) {
-            bv = ov;
-            bi = oi;
-        }
-    }
+    // Subgroup reductions rather than shuffles: they are defined over the active invocations, so
+    // a partially filled subgroup is fine. Lanes with no candidate count as -inf and never win.
+    let key = select(bitcast<f32>(0xff800000u), bv, bi != NONE);
+    let best = subgroupMax(key);
+    bi = subgroupMin(select(NONE, bi, bi != NONE && key == best));
+    bv = best;
     if (sg_lane == 0u) {
         red_v[sg_id] = bv;
         red_i[sg_id] = bi;

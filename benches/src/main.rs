@@ -181,15 +181,20 @@ fn main() -> ExitCode {
         ));
     }
     if want("wgpu") {
-        let adapters = mistral_wgpu::list_adapters();
-        match adapters.first() {
-            // A software adapter (lavapipe) gets the reduced model.
-            Some(info) => {
+        // The adapter the backend prefers (discrete first), named by the backend itself.
+        match WgpuBackend::new(WgpuOptions::default()).map(|b| b.adapter().clone()) {
+            Ok(info) => {
+                // A software adapter (lavapipe) gets the reduced model.
                 let opts = Options {
                     reduced: info.device_type == "Cpu",
                     ..base.clone()
                 };
-                let make = || WgpuBackend::new(WgpuOptions::default());
+                let make = || {
+                    WgpuBackend::new(WgpuOptions {
+                        adapter: Some(info.index),
+                        ..Default::default()
+                    })
+                };
                 record(bench(
                     &make,
                     format!("{} ({})", info.name, info.backend),
@@ -197,8 +202,8 @@ fn main() -> ExitCode {
                     &opts,
                 ));
             }
-            None if a.backend == "wgpu" => record(Err("wgpu: no adapter found".into())),
-            None => eprintln!("wgpu: no adapter found, skipped"),
+            Err(e) if a.backend == "wgpu" => record(Err(e.to_string())),
+            Err(e) => eprintln!("wgpu: {e}, skipped"),
         }
     }
     if want("cuda") {

@@ -124,7 +124,8 @@ impl WgpuBackend {
         let max = limit
             .max_storage_buffer_binding_size
             .min(limit.max_buffer_size);
-        if bytes > max {
+        // The buffer is created padded; check what is actually allocated and bound.
+        if padded(bytes) > max {
             return Err(Error::Unsupported(format!(
                 "{what}: a buffer of {bytes} bytes exceeds {}'s limit of {max} bytes per buffer",
                 self.info.name

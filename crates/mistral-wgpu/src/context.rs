@@ -275,7 +275,8 @@ impl Context {
                 "{n} workgroups exceed the device limit"
             )));
         }
-        Ok([max as u32, y as u32, 1])
+        // Spread evenly over y rows so at most y - 1 groups overshoot.
+        Ok([n.div_ceil(y) as u32, y as u32, 1])
     }
 }
 
