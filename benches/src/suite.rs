@@ -402,9 +402,22 @@ pub fn run<B: Backend>(
     }
 
     if wanted("e2e/") {
-        return end_to_end(b, make, o, &cfg, &p, bw, &mut emit);
+        let limits = Limits {
+            copy_gbs: bw,
+            gemm_tflops: peak,
+        };
+        return end_to_end(b, make, o, &cfg, &p, limits, &mut emit);
     }
     Ok(None)
+}
+
+/// The measured ceilings end-to-end figures are judged against.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Device copy bandwidth, bytes read + written, GB/s.
+    copy_gbs: f64,
+    /// Our best GEMM's rate, TFLOP/s (0 when no GEMM ran).
+    gemm_tflops: f64,
 }
 
 /// Loads or generates the model, halving the layer count until it fits; returns the model and a
@@ -463,9 +476,10 @@ fn end_to_end<B: Backend>(
     o: &Options,
     cfg: &MistralConfig,
     p: &Plan,
-    bw: f64,
+    limits: Limits,
     emit: &mut dyn FnMut(Row),
 ) -> Result<Option<String>> {
+    let bw = limits.copy_gbs;
     let (mut model, note) = build_model(make, o, cfg, 512)?;
     let run_layers = model.cfg.num_hidden_layers;
     let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
@@ -506,7 +520,12 @@ fn end_to_end<B: Backend>(
             .note(format!(
                 "{:.3} TFLOP/s",
                 arith::prefill_flops(cfg, n) as f64 / secs / 1e12
-            )),
+            ))
+            // Compute-bound: prompt tokens per second if every FLOP ran at our best GEMM's rate.
+            .against(
+                n as f64 * limits.gemm_tflops * 1e12 / arith::prefill_flops(cfg, n) as f64,
+                "best GEMM rate / FLOPs per prompt",
+            ),
         );
     }
     for &from in &p.decode_from {
