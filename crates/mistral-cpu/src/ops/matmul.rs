@@ -27,9 +27,16 @@ pub fn matmul(x: &CpuTensor, w: &CpuTensor, y: &mut CpuTensor, p: &MatmulParams)
                 wbuf
             }
         };
+        let xr = |i: usize| &x[i * k..(i + 1) * k];
         for (r, wr) in wrows.chunks_exact(k).enumerate() {
-            for (i, xr) in x.chunks_exact(k).enumerate() {
-                out[r * m + i] = super::dot(xr, wr);
+            // Four rows of x per pass over the weight row, leftovers one at a time.
+            let m4 = m / 4 * 4;
+            for i in (0..m4).step_by(4) {
+                let d = super::dot4(std::array::from_fn(|a| xr(i + a)), wr);
+                out[r * m + i..r * m + i + 4].copy_from_slice(&d);
+            }
+            for i in m4..m {
+                out[r * m + i] = super::dot(xr(i), wr);
             }
         }
     };
