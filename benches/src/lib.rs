@@ -3,9 +3,10 @@
 //! - [`arith`]: bytes and FLOPs each op and each token must cost (the denominators).
 //! - [`timing`]: warm-up, synchronised timing, median/min/max.
 //! - [`report`]: rows against their physical limit, the markdown table, JSON and `--compare`.
-//! - [`suite`]: the benchmarks themselves, generic over any `Backend`.
+//! - [`suite`]: the benchmarks themselves, generic over any `Backend`; `e2e` the whole-model part.
 
 pub mod arith;
+mod e2e;
 pub mod report;
 pub mod suite;
 pub mod timing;

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
 use mistral_core::testutil::Rng;
 use mistral_core::{Backend, DType, HostTensor, Result};
-use mistral_model::weights::Weights;
-use mistral_model::{HostWeights, MistralConfig, Model, ModelOptions};
+use mistral_model::MistralConfig;
 use rayon::prelude::*;
 
 use crate::arith;
@@ -40,15 +39,15 @@ pub struct Options {
 }
 
 /// Sizes of each benchmark family for one run.
-struct Plan {
-    gemm_m: Vec<usize>,
-    attn_seq: Vec<usize>,
-    decode_ctx: Vec<usize>,
-    prompts: Vec<usize>,
-    decode_from: Vec<usize>,
-    decode_tokens: usize,
-    copy_bytes: usize,
-    iters: usize,
+pub(crate) struct Plan {
+    pub(crate) gemm_m: Vec<usize>,
+    pub(crate) attn_seq: Vec<usize>,
+    pub(crate) decode_ctx: Vec<usize>,
+    pub(crate) prompts: Vec<usize>,
+    pub(crate) decode_from: Vec<usize>,
+    pub(crate) decode_tokens: usize,
+    pub(crate) copy_bytes: usize,
+    pub(crate) iters: usize,
 }
 
 fn plan(o: &Options, window: usize) -> Plan {
@@ -95,7 +94,13 @@ fn plan(o: &Options, window: usize) -> Plan {
 }
 
 /// Uniform random values of `shape` in `[lo, hi)`, rounded to `dtype`, generated in parallel.
-fn random_host(shape: &[usize], dtype: DType, seed: u64, lo: f32, hi: f32) -> HostTensor {
+pub(crate) fn random_host(
+    shape: &[usize],
+    dtype: DType,
+    seed: u64,
+    lo: f32,
+    hi: f32,
+) -> HostTensor {
     const CHUNK: usize = 1 << 20;
     let n: usize = shape.iter().product();
     let bytes: Vec<u8> = (0..n.div_ceil(CHUNK))
@@ -402,158 +407,11 @@ pub fn run<B: Backend>(
     }
 
     if wanted("e2e/") {
-        let limits = Limits {
+        let limits = crate::e2e::Limits {
             copy_gbs: bw,
             gemm_tflops: peak,
         };
-        return end_to_end(b, make, o, &cfg, &p, limits, &mut emit);
+        return crate::e2e::end_to_end(b, make, o, &cfg, &p, limits, &mut emit);
     }
     Ok(None)
-}
-
-/// The measured ceilings end-to-end figures are judged against.
-#[derive(Clone, Copy)]
-struct Limits {
-    /// Device copy bandwidth, bytes read + written, GB/s.
-    copy_gbs: f64,
-    /// Our best GEMM's rate, TFLOP/s (0 when no GEMM ran).
-    gemm_tflops: f64,
-}
-
-/// Loads or generates the model, halving the layer count until it fits; returns the model and a
-/// note when layers were dropped.
-fn build_model<B: Backend>(
-    make: &dyn Fn() -> Result<B>,
-    o: &Options,
-    cfg: &MistralConfig,
-    max_batch: usize,
-) -> Result<(Model<B>, Option<String>)> {
-    let opts = ModelOptions {
-        max_batch,
-        context_limit: 8192,
-    };
-    let mut layers = cfg.num_hidden_layers;
-    loop {
-        let mut c = cfg.clone();
-        c.num_hidden_layers = layers;
-        let made = match &o.model_dir {
-            Some(dir) => HostWeights::load_dir(dir).and_then(|(_, host)| {
-                let mut host = host;
-                host.layers.truncate(layers);
-                Model::new(make()?, c.clone(), &host, opts, &mut |_, _| {})
-            }),
-            None => {
-                let b = make()?;
-                let mut seed = 100;
-                Weights::from_fn(&c, |name, shape| {
-                    seed += 1;
-                    let (lo, hi) = if name.ends_with("norm.weight") {
-                        (0.9, 1.1)
-                    } else {
-                        (-0.035, 0.035)
-                    };
-                    b.upload(&random_host(shape, o.dtype, seed, lo, hi))
-                })
-                .and_then(|w| Model::from_weights(b, c.clone(), w, opts))
-            }
-        };
-        match made {
-            Ok(m) => {
-                let note = (layers < cfg.num_hidden_layers).then(|| {
-                    format!("{layers} of {} layers fit in device memory; e2e figures are scaled to all layers by weight bytes", cfg.num_hidden_layers)
-                });
-                return Ok((m, note));
-            }
-            Err(mistral_core::Error::OutOfMemory { .. }) if layers > 1 => layers /= 2,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn end_to_end<B: Backend>(
-    b: &B,
-    make: &dyn Fn() -> Result<B>,
-    o: &Options,
-    cfg: &MistralConfig,
-    p: &Plan,
-    limits: Limits,
-    emit: &mut dyn FnMut(Row),
-) -> Result<Option<String>> {
-    let bw = limits.copy_gbs;
-    let (mut model, note) = build_model(make, o, cfg, 512)?;
-    let run_layers = model.cfg.num_hidden_layers;
-    let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
-    let scale = full_bytes / arith::decode_weight_bytes(&model.cfg, o.dtype) as f64;
-    let mut rng = Rng::new(5);
-    let mut ids = |n: usize| {
-        (0..n)
-            .map(|_| 3 + rng.below(cfg.vocab_size as u64 - 3) as u32)
-            .collect::<Vec<u32>>()
-    };
-    let scaled = if run_layers < cfg.num_hidden_layers {
-        " (scaled)"
-    } else {
-        ""
-    };
-    for &n in &p.prompts {
-        let prompt = ids(n);
-        let t = time(b, 1, p.iters.min(3), |_| {
-            model.forward_argmax(&prompt, 0).map(|_| ())
-        })?;
-        let secs = t.median * scale;
-        let tps = n as f64 / secs;
-        emit(Row::new(
-            "e2e",
-            format!("time to first token, prompt {n}{scaled}"),
-            secs * 1e3,
-            "ms",
-            t,
-        ));
-        emit(
-            Row::new(
-                "e2e",
-                format!("prefill, prompt {n}{scaled}"),
-                tps,
-                "tokens/s",
-                t,
-            )
-            .note(format!(
-                "{:.3} TFLOP/s",
-                arith::prefill_flops(cfg, n) as f64 / secs / 1e12
-            ))
-            // Compute-bound: prompt tokens per second if every FLOP ran at our best GEMM's rate.
-            .against(
-                n as f64 * limits.gemm_tflops * 1e12 / arith::prefill_flops(cfg, n) as f64,
-                "best GEMM rate / FLOPs per prompt",
-            ),
-        );
-    }
-    for &from in &p.decode_from {
-        let ctx = ids(from.max(1));
-        let mut next = model.forward_argmax(&ctx, 0)?;
-        let mut pos = ctx.len();
-        let mut step = |_| -> Result<()> {
-            next = model.forward_argmax(&[next], pos)?;
-            pos += 1;
-            Ok(())
-        };
-        let t = time(b, 2, p.decode_tokens, &mut step)?;
-        let secs = t.median * scale;
-        let bytes = full_bytes + arith::decode_kv_bytes(cfg, from + p.decode_tokens / 2) as f64;
-        let limit = bw * 1e9 / bytes;
-        emit(
-            Row::new(
-                "e2e",
-                format!(
-                    "decode from context {from}, {} tokens{scaled}",
-                    p.decode_tokens
-                ),
-                1.0 / secs,
-                "tokens/s",
-                t,
-            )
-            .against(limit, "copy bandwidth / bytes per token"),
-        );
-    }
-    Ok(note)
 }
