@@ -14,6 +14,7 @@ pub enum Shader {
     Add,
     Argmax,
     Attention,
+    AttentionPrefill,
     Copy,
     Embedding,
     MatmulGemv,
@@ -25,10 +26,11 @@ pub enum Shader {
 
 impl Shader {
     /// Every shader, for the naga validation test.
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Add,
         Shader::Argmax,
         Shader::Attention,
+        Shader::AttentionPrefill,
         Shader::Copy,
         Shader::Embedding,
         Shader::MatmulGemv,
@@ -44,6 +46,7 @@ impl Shader {
             Shader::Add => "add.wgsl",
             Shader::Argmax => "argmax.wgsl",
             Shader::Attention => "attention.wgsl",
+            Shader::AttentionPrefill => "attention_prefill.wgsl",
             Shader::Copy => "copy.wgsl",
             Shader::Embedding => "embedding.wgsl",
             Shader::MatmulGemv => "matmul_gemv.wgsl",
@@ -60,6 +63,7 @@ impl Shader {
             Shader::Add => include_str!("../../../shaders/add.wgsl"),
             Shader::Argmax => include_str!("../../../shaders/argmax.wgsl"),
             Shader::Attention => include_str!("../../../shaders/attention.wgsl"),
+            Shader::AttentionPrefill => include_str!("../../../shaders/attention_prefill.wgsl"),
             Shader::Copy => include_str!("../../../shaders/copy.wgsl"),
             Shader::Embedding => include_str!("../../../shaders/embedding.wgsl"),
             Shader::MatmulGemv => include_str!("../../../shaders/matmul_gemv.wgsl"),
@@ -81,7 +85,11 @@ impl Shader {
             v
         };
         match self {
-            Shader::Add | Shader::Copy | Shader::Rope | Shader::Swiglu => out.push(vec![]),
+            Shader::Add
+            | Shader::AttentionPrefill
+            | Shader::Copy
+            | Shader::Rope
+            | Shader::Swiglu => out.push(vec![]),
             Shader::Argmax => sg.iter().for_each(|s| out.push(with(&[], *s))),
             Shader::Attention => {
                 for s in sg {

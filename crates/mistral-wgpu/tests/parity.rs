@@ -11,7 +11,7 @@ use mistral_core::DType;
 use mistral_cpu::CpuBackend;
 
 /// Sizes around the wgpu tiles (GEMV 4 rows x 8-element chunks, 64x64x16 tiles, 128-key attention
-/// tiles, 256-wide reductions), weights big enough to split under the "split" config, and decode
+/// tiles, 256-wide reductions, 64-row prefill attention tiles), weights big enough to split under the "split" config, and decode
 /// with a long cache (split-K by default settings too).
 fn wgpu_cases() -> Vec<Case> {
     let mut ops = Vec::new();
@@ -58,6 +58,32 @@ fn wgpu_cases() -> Vec<Case> {
     ops.push(attn(1, 299, 300, 300));
     ops.push(attn(1, 700, 300, 300));
     ops.push(attn(3, 130, 200, 200));
+    // Prefill blocks for the query-tiled kernel (64 (query, head) rows per workgroup: 16 queries at
+    // GQA 4, 64 at GQA 1, 21.3 at GQA 3; 16-key tiles): n off the tile sizes, n > slots, cached keys
+    // (start_pos > 0), windows below and above the queries per tile, head_dim 64 and 128, the
+    // smallest prefill block (8), an unbounded window, and head_dim 130 (fallback kernel).
+    for (n, start_pos, n_heads, n_kv_heads, head_dim, window, slots) in [
+        (15, 0, 8, 2, 128, 8, 8),
+        (17, 9, 8, 2, 128, 40, 40),
+        (33, 100, 4, 1, 64, 24, 24),
+        (70, 37, 4, 4, 64, 50, 50),
+        (70, 0, 6, 2, 128, 100, 100),
+        (8, 3, 8, 2, 128, 5, 5),
+        (20, 5, 4, 2, 64, 1 << 40, 5),
+        (9, 2, 2, 1, 130, 8, 8),
+    ] {
+        ops.push(Op::Attention {
+            p: AttentionParams {
+                n,
+                start_pos,
+                n_heads,
+                n_kv_heads,
+                head_dim,
+                window,
+                slots,
+            },
+        });
+    }
     ops.into_iter()
         .enumerate()
         .map(|(i, op)| Case {

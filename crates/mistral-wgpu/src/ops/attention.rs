@@ -1,10 +1,13 @@
-//! Sliding-window GQA attention, `shaders/attention.wgsl`.
+//! Sliding-window GQA attention, `shaders/attention.wgsl` and `shaders/attention_prefill.wgsl`.
 //!
-//! Kernel choice (one place): a block of queries (prefill, or decode with a short history) runs one
-//! workgroup per (query, head) streaming its keys with an online softmax. Decode whose query sees
-//! more keys than one split (default 256) also splits the keys over workgroups (split-K, up to
-//! `MAX_SPLITS`), each writing (max, sum, unnormalised output), and a combine pass merges them:
-//! one query x 32 heads alone would leave most of a GPU idle.
+//! Kernel choice (one place, [`plan`]): a prefill block (at least [`PREFILL_MIN_QUERIES`] queries)
+//! runs the query-tiled kernel, where one workgroup takes 64 (query, head) rows of one KV head and
+//! shares each K/V tile it loads into workgroup memory among them. Smaller blocks (decode, short
+//! continuations) and head sizes that kernel does not take run one workgroup per (query, head)
+//! streaming its keys with an online softmax. Decode whose query sees more keys than one split
+//! (default 256) also splits the keys over workgroups (split-K, up to `MAX_SPLITS`), each writing
+//! (max, sum, unnormalised output), and a combine pass merges them: one query x 32 heads alone would
+//! leave most of a GPU idle.
 
 use std::sync::Mutex;
 
@@ -21,8 +24,51 @@ const SPLIT_KEYS: usize = 256;
 const MAX_SPLITS: usize = 32;
 /// The shader keeps a query row in workgroup memory and two output dims per invocation.
 const MAX_HEAD_DIM: usize = 256;
+/// Queries from which a block takes the query-tiled prefill kernel.
+const PREFILL_MIN_QUERIES: usize = 8;
+/// The prefill kernel reads rows as `vec4`s and keeps 32 output dims per invocation.
+const PREFILL_MAX_HEAD_DIM: usize = 128;
+/// (query, head) rows per prefill workgroup (`ROWS` in `attention_prefill.wgsl`).
+const PREFILL_ROWS: usize = 64;
 
-/// Mirrors `Params` in `attention.wgsl`.
+/// How one attention call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// `attention_prefill.wgsl`: workgroups of [`PREFILL_ROWS`] (query, head) rows of one KV head.
+    Prefill,
+    /// `attention.wgsl`: one workgroup per (query, head) over all its keys.
+    Rows,
+    /// `attention.wgsl` `SPLIT` over `splits` workgroups of `len` keys each, then `COMBINE`.
+    SplitK { splits: usize, len: usize },
+}
+
+/// The kernel for a call (the one place that decides):
+/// - prefill (`n >= PREFILL_MIN_QUERIES`, head_dim a multiple of 4 up to 128): query-tiled, each
+///   K/V element read about `min(n, window) / (64 / group) + 1` times instead of
+///   `group * min(n, window)`; below that size most of its 64 rows would idle;
+/// - decode (`n == 1`) seeing more than `split_keys` keys: split-K plus combine, for parallelism;
+/// - anything else (short blocks, decode with a short history, head_dim the prefill kernel does not
+///   take): one workgroup per (query, head).
+fn plan(p: &AttentionParams, split_keys: usize) -> Plan {
+    if p.n >= PREFILL_MIN_QUERIES
+        && p.head_dim.is_multiple_of(4)
+        && p.head_dim <= PREFILL_MAX_HEAD_DIM
+    {
+        return Plan::Prefill;
+    }
+    // Keys the last query sees (the most of any query of the block).
+    let keys = p.window.min(p.start_pos + p.n);
+    if p.n == 1 && keys > split_keys {
+        let len = split_keys.max(keys.div_ceil(MAX_SPLITS));
+        return Plan::SplitK {
+            splits: keys.div_ceil(len),
+            len,
+        };
+    }
+    Plan::Rows
+}
+
+/// Mirrors `Params` in `attention.wgsl` and `attention_prefill.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
@@ -61,16 +107,12 @@ pub fn attention(
             p.head_dim
         )));
     }
-    let last = p.start_pos + p.n;
-    u32_of(OP, "positions", last)?;
-    // Keys the last query sees (the most of any query of the block).
-    let keys = p.window.min(last);
+    u32_of(OP, "positions", p.start_pos + p.n)?;
     let split_keys = b.opts.attention_split_keys.unwrap_or(SPLIT_KEYS).max(1);
-    let (splits, split_len) = if p.n == 1 && keys > split_keys {
-        let len = split_keys.max(keys.div_ceil(MAX_SPLITS));
-        (keys.div_ceil(len), len)
-    } else {
-        (1, u32::MAX as usize)
+    let plan = plan(p, split_keys);
+    let (splits, split_len) = match plan {
+        Plan::SplitK { splits, len } => (splits, len),
+        Plan::Prefill | Plan::Rows => (1, u32::MAX as usize),
     };
     let params = Params {
         n: p.n as u32,
@@ -88,11 +130,6 @@ pub fn attention(
         _pad: 0,
     };
     let params = bytemuck::bytes_of(&params);
-    let mut defines = vec![];
-    if b.subgroups {
-        defines.push("SUBGROUPS");
-    }
-    let rows = b.ctx.groups_1d(p.n * p.n_heads)?;
     let inputs = [
         (1, q.f32_buffer(OP, "q")?),
         (2, k_new.f32_buffer(OP, "k_new")?),
@@ -101,6 +138,20 @@ pub fn attention(
         (5, v_cache.f32_buffer(OP, "v_cache")?),
     ];
     let out_buf = out.f32_buffer(OP, "out")?;
+    if plan == Plan::Prefill {
+        let tiles = (p.n * p.n_heads / p.n_kv_heads).div_ceil(PREFILL_ROWS);
+        let groups = b.ctx.groups_1d(tiles * p.n_kv_heads)?;
+        let mut bufs = inputs.to_vec();
+        bufs.push((6, out_buf));
+        return b
+            .ctx
+            .dispatch(Shader::AttentionPrefill, &[], params, &bufs, groups);
+    }
+    let mut defines = vec![];
+    if b.subgroups {
+        defines.push("SUBGROUPS");
+    }
+    let rows = b.ctx.groups_1d(p.n * p.n_heads)?;
     if splits == 1 {
         let mut bufs = inputs.to_vec();
         bufs.push((6, out_buf));
@@ -128,4 +179,38 @@ pub fn attention(
         &[(1, part), (6, out_buf)],
         rows,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(n: usize, start_pos: usize, head_dim: usize, window: usize) -> AttentionParams {
+        AttentionParams {
+            n,
+            start_pos,
+            n_heads: 32,
+            n_kv_heads: 8,
+            head_dim,
+            window,
+            slots: window,
+        }
+    }
+
+    #[test]
+    fn plan_picks_prefill_for_blocks_and_keeps_decode_paths() {
+        assert_eq!(plan(&params(512, 0, 128, 4096), 256), Plan::Prefill);
+        assert_eq!(plan(&params(8, 100, 64, 4096), 256), Plan::Prefill);
+        assert_eq!(plan(&params(7, 100, 128, 4096), 256), Plan::Rows);
+        assert_eq!(plan(&params(512, 0, 256, 4096), 256), Plan::Rows);
+        assert_eq!(plan(&params(512, 0, 130, 4096), 256), Plan::Rows);
+        assert_eq!(plan(&params(1, 100, 128, 4096), 256), Plan::Rows);
+        assert_eq!(
+            plan(&params(1, 999, 128, 4096), 256),
+            Plan::SplitK {
+                splits: 4,
+                len: 256
+            }
+        );
+    }
 }
