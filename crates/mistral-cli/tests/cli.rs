@@ -66,7 +66,15 @@ fn logits_writes_one_f32_tensor_per_position() {
         .chunks(4)
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect();
-    assert_eq!(got, want);
+    // Same model and arithmetic; the library ran one row, the CLI four (a different summation
+    // order in the CPU matmul), so agreement is to f32 rounding.
+    mistral_core::testutil::compare(
+        "last row",
+        &got,
+        &want,
+        mistral_core::testutil::Tolerance::abs(1e-5),
+    )
+    .unwrap();
 }
 
 #[test]
