@@ -36,7 +36,7 @@ struct Args {
     /// Print the change against an earlier `--json` file.
     #[arg(long)]
     compare: Option<PathBuf>,
-    /// Weight dtype for random weights.
+    /// Weight dtype for random weights (with --model, the model's own).
     #[arg(long, default_value = "bf16")]
     dtype: String,
     /// Run the CPU backend on the true 7B shape instead of the reduced one (slow: minutes).
@@ -107,6 +107,9 @@ fn bench<B: Backend>(
     })
     .map_err(|e| format!("{}: {e}", b.name()))?;
     let reduced = match (opts.reduced, layers_note) {
+        (true, _) if opts.model_dir.is_some() => Some(
+            "software device: the reduced plan (short prompts and blocks, few runs) on the given model".into(),
+        ),
         (true, _) => Some(
             "software device: the reduced shape in benches/src/suite.rs (REDUCED), not Mistral-7B; \
              figures exercise the code, they are not 7B numbers"
@@ -143,6 +146,17 @@ fn main() -> ExitCode {
             }
         },
         None => None,
+    };
+    // Real weights decide the dtype every figure is computed for.
+    let dtype = match &a.model {
+        Some(dir) => match mistral_model::HostWeights::load_dir(dir) {
+            Ok((_, host)) => host.dtype(),
+            Err(e) => {
+                eprintln!("error: --model: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => dtype,
     };
     let base = Options {
         quick: a.quick,

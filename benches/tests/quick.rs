@@ -141,3 +141,41 @@ fn bad_options_are_one_line_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--backend \"tpu\""));
 }
+
+#[test]
+fn real_weights_set_the_shape_and_dtype() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/gqa4_f32");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args([
+            "--quick",
+            "--backend",
+            "cpu",
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: BenchFile = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = &file.reports[0];
+    // gqa4_f32: hidden 64, 8 heads of 8, f32 weights.
+    assert!(
+        r.rows.iter().any(|row| row.name == "q_proj 64x64 f32"),
+        "{:?}",
+        r.rows.iter().map(|r| &r.name).collect::<Vec<_>>()
+    );
+    assert!(r.rows.iter().any(|row| row.key().starts_with("e2e/decode")));
+    let bad = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args(["--model", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
+}
