@@ -127,3 +127,46 @@ fn context_limit_and_positions_are_enforced() {
         .to_string()
         .contains("token id 100 is out of range"));
 }
+
+/// Records the history it is given and picks the argmax.
+struct Recorder(Vec<Vec<u32>>);
+
+impl mistral_model::generate::Sampler for Recorder {
+    fn is_greedy(&self) -> bool {
+        false
+    }
+
+    fn pick(&mut self, logits: &[f32], history: &[u32]) -> u32 {
+        self.0.push(history.to_vec());
+        mistral_model::generate::Greedy.pick(logits, history)
+    }
+}
+
+#[test]
+fn generate_continues_from_the_cache_with_the_whole_history() {
+    use mistral_model::generate::{generate, Flow, Greedy};
+    let dir = random_model(TINY_CONFIG, DType::BF16, 1);
+    let ids = tokens(12, 5);
+    let fresh = generate(
+        &mut model(dir.path(), 16),
+        &ids,
+        0,
+        6,
+        None,
+        &mut Greedy,
+        &mut |_| Flow::Continue,
+    )
+    .unwrap();
+    // Run the first 9 ids, then continue: same tokens, and the sampler saw every id.
+    let mut m = model(dir.path(), 16);
+    m.forward(&ids[..9], 0, Logits::Last).unwrap();
+    let mut rec = Recorder(Vec::new());
+    let cont = generate(&mut m, &ids, 9, 6, None, &mut rec, &mut |_| Flow::Continue).unwrap();
+    assert_eq!(cont, fresh);
+    assert_eq!(rec.0[0], ids);
+    assert_eq!(rec.0[2], [&ids[..], &cont[..2]].concat());
+    assert!(generate(&mut m, &ids, 13, 1, None, &mut Greedy, &mut |_| {
+        Flow::Continue
+    })
+    .is_err());
+}

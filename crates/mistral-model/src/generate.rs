@@ -39,20 +39,29 @@ pub enum Flow {
     Stop,
 }
 
-/// Generates up to `max_new` tokens after `prompt`, which is run from `start_pos` (0, or the
-/// model's next position to continue a conversation). Stops at `eos` (not fed back), at
-/// `max_new`, or when `on_token` says so. Returns the generated ids (EOS included if produced).
+/// Generates up to `max_new` tokens after `ids`, of which the first `cached` are already in the
+/// model's KV cache (0 to start over; a conversation continues with the ids it has run so far).
+/// Only `ids[cached..]` is run, but the sampler sees all of `ids` as history (repetition penalty).
+/// Stops at `eos` (not fed back), at `max_new`, or when `on_token` says so. Returns the generated
+/// ids (EOS included if produced).
 pub fn generate<B: Backend>(
     model: &mut Model<B>,
-    prompt: &[u32],
-    start_pos: usize,
+    ids: &[u32],
+    cached: usize,
     max_new: usize,
     eos: Option<u32>,
     sampler: &mut dyn Sampler,
     on_token: &mut dyn FnMut(u32) -> Flow,
 ) -> Result<Vec<u32>> {
+    if cached > ids.len() {
+        return Err(mistral_core::Error::InvalidInput(format!(
+            "{cached} cached ids of only {}",
+            ids.len()
+        )));
+    }
+    let (start_pos, prompt) = (cached, &ids[cached..]);
     model.check_fits(start_pos, prompt.len() + max_new.saturating_sub(1))?;
-    let mut history = prompt.to_vec();
+    let mut history = ids.to_vec();
     let mut out = Vec::new();
     let mut feed = prompt.to_vec();
     let mut pos = start_pos;

@@ -108,7 +108,7 @@ impl OnModel for Task {
             let mut printer = ReplyPrinter::new(&tok, &sampling.stop, true);
             let out = generate(
                 &mut model,
-                &ids[start..],
+                &ids,
                 start,
                 sampling.max_new_tokens,
                 Some(eos),
