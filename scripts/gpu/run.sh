@@ -31,6 +31,15 @@ for t in bundle/bin/*; do
   summary+=("$(printf '%-34s %-12s %6s %6s %7s %8ss' "$name" "$status" "$passed" "$failed" "$skipped" "$secs")")
 done
 
+# Where a backend diverges from the CPU, if it does: every intermediate of a golden model.
+for backend in cuda wgpu; do
+  for m in tests/golden/head128_bf16_sharded tests/golden/gqa4_f32; do
+    bundle/mistral compare --model "$m" --tokens 1,17,42,99,5,8,13,21,34,55,89,144,233,3,7,11,19 \
+      --backend $backend >"bundle/logs/compare-$backend-$(basename $m).log" 2>&1
+    echo "compare $backend $(basename $m): rc=$? $(tail -n 1 bundle/logs/compare-$backend-$(basename $m).log)"
+  done
+done
+
 # The benchmark (cargo xtask bench --quick): CUDA and wgpu at the 7B shape, table in its log.
 timeout 240 bundle/mistral-bench --quick --json bundle/logs/bench.json >bundle/logs/bench.md 2>bundle/logs/bench.err
 echo "mistral-bench --quick: rc=$? (table: bundle/logs/bench.md, JSON: bundle/logs/bench.json)"

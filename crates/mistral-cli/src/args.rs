@@ -33,6 +33,9 @@ pub enum Command {
     RandomModel(RandomModelArgs),
     /// List the GPUs each backend can use (wgpu adapters with their limits and features).
     Devices,
+    /// Run tokens on the CPU reference and on --backend with every intermediate captured; report
+    /// the error of each and the first layer and op past the tolerance.
+    Compare(CompareArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +178,18 @@ pub struct LogitsArgs {
     /// Output safetensors file.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Comma-separated token ids, e.g. 1,733,16289.
+    #[arg(long)]
+    pub tokens: String,
+    /// Largest absolute difference allowed per value.
+    #[arg(long, default_value_t = 1e-3)]
+    pub tolerance: f32,
 }
 
 #[derive(Args, Debug)]

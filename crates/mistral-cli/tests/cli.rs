@@ -312,3 +312,34 @@ fn devices_lists_every_backend() {
         "{text}"
     );
 }
+
+#[test]
+fn compare_locates_the_first_diverging_op() {
+    if std::env::var_os("MISTRAL_SKIP_WGPU").is_some() {
+        return;
+    }
+    let model = golden("window8_bf16");
+    let args = |tol: &'static str| {
+        [
+            "compare",
+            "--model",
+            path(&model),
+            "--tokens",
+            "1,9,8,7,6,5,4,3,2,10,11",
+            "--backend",
+            "wgpu",
+            "--tolerance",
+            tol,
+        ]
+    };
+    let o = mistral(&args("1e-3"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("layer.1.mlp_out") && table.contains("every intermediate within"),
+        "{table}"
+    );
+    // Far below f32 reordering noise: the embedding gather is exact, the first norm is not.
+    let err = fails(&args("1e-12"));
+    assert!(err.contains("first divergence at layer.0."), "{err}");
+}

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod chat;
+mod compare;
 mod generate;
 mod logits;
 mod random_model;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chat(a) => chat::run(a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Devices => devices(),
+        Command::Compare(a) => compare::run(a),
     }
 }
 

@@ -1,0 +1,88 @@
+//! `mistral compare`: runs the same tokens on the CPU reference and on another backend with every
+//! named intermediate captured, prints the error of each, and names the first layer and op where
+//! the backend leaves the tolerance. The tool for "the GPU logits are off: where?".
+
+use std::path::PathBuf;
+
+use mistral_core::testutil::{compare, Tolerance};
+use mistral_core::{Backend, Error, Result};
+use mistral_cpu::CpuBackend;
+use mistral_model::capture::Capture;
+use mistral_model::{HostWeights, Logits, Model, ModelOptions};
+
+use super::OnModel;
+use crate::args::CompareArgs;
+
+pub fn run(a: CompareArgs) -> Result<()> {
+    let tokens = super::parse_tokens(&a.tokens)?;
+    if a.tolerance.is_nan() || a.tolerance <= 0.0 {
+        return Err(Error::InvalidInput(format!(
+            "--tolerance must be positive, got {}",
+            a.tolerance
+        )));
+    }
+    let task = Task {
+        tokens,
+        tol: Tolerance::abs(a.tolerance),
+        dir: a.model.model.clone(),
+        max_batch: a.model.max_batch,
+    };
+    super::with_model(&a.model, task)
+}
+
+struct Task {
+    tokens: Vec<u32>,
+    tol: Tolerance,
+    dir: PathBuf,
+    max_batch: usize,
+}
+
+fn captured<B: Backend>(model: &mut Model<B>, tokens: &[u32]) -> Result<Capture> {
+    model.capture = Some(Capture::default());
+    model.forward(tokens, 0, Logits::All)?;
+    Ok(model.capture.take().unwrap_or_default())
+}
+
+impl OnModel for Task {
+    fn run<B: Backend>(self, mut model: Model<B>) -> Result<()> {
+        let got = captured(&mut model, &self.tokens)?;
+        let (cfg, host) = HostWeights::load_dir(&self.dir)?;
+        let opts = ModelOptions {
+            max_batch: self.max_batch,
+            context_limit: model.opts.context_limit,
+        };
+        let mut cpu = Model::new(CpuBackend::new(), cfg, &host, opts, &mut |_, _| {})?;
+        let want = captured(&mut cpu, &self.tokens)?;
+        println!(
+            "{} against the CPU reference, {} tokens, tolerance {:e}",
+            model.backend_name(),
+            self.tokens.len(),
+            self.tol.abs
+        );
+        println!("{:<24} {:>12} {:>12}", "intermediate", "max |err|", "NMSE");
+        let mut first_bad = None;
+        for (name, g) in &got.values {
+            let w = want
+                .get(name)
+                .ok_or_else(|| Error::InvalidInput(format!("{name} missing on the CPU")))?;
+            let (s, ok) = match compare(name, g, w, self.tol) {
+                Ok(s) => (format!("{:>12.3e} {:>12.3e}", s.max_abs, s.nmse), true),
+                Err(msg) => (msg, false),
+            };
+            println!("{name:<24} {s}");
+            if !ok && first_bad.is_none() {
+                first_bad = Some(name.clone());
+            }
+        }
+        match first_bad {
+            None => {
+                println!("every intermediate within {:e}", self.tol.abs);
+                Ok(())
+            }
+            Some(name) => Err(Error::Backend {
+                backend: "compare",
+                msg: format!("first divergence at {name}"),
+            }),
+        }
+    }
+}
