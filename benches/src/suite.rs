@@ -380,7 +380,7 @@ pub fn run<B: Backend>(
             .against(bw, "copy bandwidth"),
         );
         let mut qt = f32s(b, rows * q, 14)?;
-        let rp = RopeParams::new(rows, nh, hd, 100, cfg.rope_theta as f32);
+        let rp = RopeParams::new(rows, nh, hd, 100, cfg.rope_theta() as f32);
         let t = time(b, 3, p.iters, |_| b.rope(&mut qt, &rp))?;
         let gbs = (2 * rows * q * 4) as f64 / t.median / 1e9;
         emit(

@@ -84,3 +84,33 @@ fn incremental_decoding_matches_one_forward_and_transformers() {
         .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn a_transformers_5_config_gives_the_same_logits() {
+    // transformers 5 writes RoPE θ under `rope_parameters` and no top-level `rope_theta`; the
+    // f16_theta case (θ = 1e6) would silently fall back to 10000 if that were missed.
+    let g = goldens()
+        .into_iter()
+        .find(|g| g.name == "f16_theta")
+        .expect("f16_theta golden");
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&g.dir).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg = dir.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let theta = v
+        .as_object_mut()
+        .unwrap()
+        .remove("rope_theta")
+        .expect("rope_theta in the golden config");
+    v["rope_parameters"] = serde_json::json!({"rope_theta": theta, "rope_type": "default"});
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let got = load_model(CpuBackend::new(), dir.path(), 256)
+        .forward(&g.tokens, 0, Logits::All)
+        .unwrap();
+    compare("transformers 5 config", &got, &g.logits, HALF_WEIGHTS)
+        .unwrap_or_else(|e| panic!("{e}"));
+}

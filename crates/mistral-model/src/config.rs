@@ -8,6 +8,13 @@ use mistral_core::{Error, Result};
 use serde::Deserialize;
 
 /// The model hyper-parameters the executor needs.
+///
+/// Fields a config may leave out take transformers' `MistralConfig` defaults (checked against
+/// transformers 5.24): `num_key_value_heads` 8, `sliding_window` 4096, `rms_norm_eps` 1e-6,
+/// `max_position_embeddings` 131072, RoPE θ 10000. An explicit `null` means what transformers
+/// makes of it: `num_key_value_heads: null` is plain multi-head attention, `sliding_window: null`
+/// full causal attention, `head_dim: null` is `hidden_size / num_attention_heads`. The shape
+/// fields (vocabulary, widths, layer and head counts) are required.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct MistralConfig {
     #[serde(default)]
@@ -18,18 +25,23 @@ pub struct MistralConfig {
     pub intermediate_size: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
-    /// Defaults to `num_attention_heads` (plain multi-head attention), as in transformers.
-    #[serde(default)]
+    /// `None` (an explicit null) means `num_attention_heads`.
+    #[serde(default = "default_kv_heads")]
     pub num_key_value_heads: Option<usize>,
-    /// Defaults to `hidden_size / num_attention_heads`, as in transformers.
+    /// `None` means `hidden_size / num_attention_heads`.
     #[serde(default)]
     pub head_dim: Option<usize>,
+    #[serde(default = "default_eps")]
     pub rms_norm_eps: f64,
-    #[serde(default = "default_theta")]
-    pub rope_theta: f64,
-    /// `null` (Mistral v0.2 and later) means full causal attention.
+    /// transformers 4 writes `rope_theta`; transformers 5 writes `rope_parameters.rope_theta`.
     #[serde(default)]
+    pub rope_theta: Option<f64>,
+    #[serde(default)]
+    pub rope_parameters: Option<serde_json::Value>,
+    /// `None` (an explicit null, Mistral v0.2 and later) means full causal attention.
+    #[serde(default = "default_window")]
     pub sliding_window: Option<usize>,
+    #[serde(default = "default_max_positions")]
     pub max_position_embeddings: usize,
     #[serde(default)]
     pub tie_word_embeddings: bool,
@@ -39,12 +51,25 @@ pub struct MistralConfig {
     pub rope_scaling: Option<serde_json::Value>,
     #[serde(default)]
     pub bos_token_id: Option<u32>,
+    /// An id or a list of ids.
     #[serde(default)]
-    pub eos_token_id: Option<u32>,
+    pub eos_token_id: Option<serde_json::Value>,
 }
 
-fn default_theta() -> f64 {
-    10000.0
+fn default_kv_heads() -> Option<usize> {
+    Some(8)
+}
+
+fn default_window() -> Option<usize> {
+    Some(4096)
+}
+
+fn default_eps() -> f64 {
+    1e-6
+}
+
+fn default_max_positions() -> usize {
+    131072
 }
 
 fn default_act() -> String {
@@ -86,8 +111,33 @@ impl MistralConfig {
                 self.hidden_act
             ));
         }
-        if self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err("rope_scaling is not supported".into());
+        // Only plain RoPE: a scaling scheme (linear, dynamic, yarn, llama3, ...) is refused.
+        let rope_type = |v: &serde_json::Value| {
+            v.get("rope_type")
+                .or_else(|| v.get("type"))
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        };
+        for (field, v) in [
+            ("rope_scaling", &self.rope_scaling),
+            ("rope_parameters", &self.rope_parameters),
+        ] {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_null()) {
+                match rope_type(v).as_deref() {
+                    None | Some("default") => {}
+                    Some(other) => {
+                        return Err(format!("{field} of type {other:?} is not supported"))
+                    }
+                }
+            }
+        }
+        if let Some(e) = &self.eos_token_id {
+            if !(e.is_null()
+                || e.is_u64()
+                || e.as_array().is_some_and(|a| a.iter().all(|v| v.is_u64())))
+            {
+                return Err(format!("eos_token_id {e} is not an id or a list of ids"));
+            }
         }
         let positive = [
             ("vocab_size", self.vocab_size),
@@ -120,10 +170,24 @@ impl MistralConfig {
         if self.sliding_window == Some(0) {
             return Err("sliding_window must be positive or null".into());
         }
-        if !(self.rms_norm_eps > 0.0 && self.rope_theta > 0.0) {
+        if !(self.rms_norm_eps > 0.0 && self.rope_theta() > 0.0) {
             return Err("rms_norm_eps and rope_theta must be positive".into());
         }
         Ok(())
+    }
+
+    /// RoPE θ: `rope_theta`, else `rope_parameters.rope_theta`, else 10000.
+    pub fn rope_theta(&self) -> f64 {
+        self.rope_theta
+            .or_else(|| self.rope_parameters.as_ref()?.get("rope_theta")?.as_f64())
+            .unwrap_or(10000.0)
+    }
+
+    /// The end-of-sequence id (the first one when the config lists several).
+    pub fn eos_id(&self) -> Option<u32> {
+        let e = self.eos_token_id.as_ref()?;
+        let first = e.as_array().map_or(Some(e), |a| a.first())?;
+        first.as_u64().and_then(|v| u32::try_from(v).ok())
     }
 
     pub fn n_kv_heads(&self) -> usize {
@@ -200,12 +264,52 @@ mod tests {
     }
 
     #[test]
-    fn null_window_and_missing_kv_heads_have_transformers_defaults() {
+    fn absent_and_null_fields_mean_what_transformers_makes_of_them() {
+        let mut v: serde_json::Value = serde_json::from_str(&real()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in [
+            "sliding_window",
+            "num_key_value_heads",
+            "rms_norm_eps",
+            "rope_theta",
+            "max_position_embeddings",
+        ] {
+            o.remove(k);
+        }
+        let c = MistralConfig::from_json(&v.to_string()).unwrap();
+        // transformers 5.24: MistralConfig() defaults.
+        assert_eq!(
+            (c.window(), c.n_kv_heads(), c.rms_norm_eps, c.rope_theta()),
+            (Some(4096), 8, 1e-6, 10000.0)
+        );
+        assert_eq!(c.max_position_embeddings, 131072);
         let text = real()
             .replace("\"sliding_window\": 4096", "\"sliding_window\": null")
-            .replace("\"num_key_value_heads\": 8,", "");
+            .replace(
+                "\"num_key_value_heads\": 8",
+                "\"num_key_value_heads\": null",
+            );
         let c = MistralConfig::from_json(&text).unwrap();
-        assert_eq!(c.window(), None);
-        assert_eq!(c.n_kv_heads(), 32);
+        assert_eq!((c.window(), c.n_kv_heads()), (None, 32));
+    }
+
+    #[test]
+    fn transformers_5_rope_parameters_and_eos_lists() {
+        let text = real()
+            .replace(
+                "\"rope_theta\": 10000.0,",
+                "\"rope_parameters\": {\"rope_theta\": 1000000.0, \"rope_type\": \"default\"},",
+            )
+            .replace("\"eos_token_id\": 2", "\"eos_token_id\": [2, 32000]");
+        let c = MistralConfig::from_json(&text).unwrap();
+        assert_eq!((c.rope_theta(), c.eos_id()), (1e6, Some(2)));
+        let yarn = text.replace("\"default\"", "\"yarn\"");
+        assert!(MistralConfig::from_json(&yarn)
+            .unwrap_err()
+            .contains("rope_parameters of type \"yarn\""));
+        let bad = real().replace("\"eos_token_id\": 2", "\"eos_token_id\": \"x\"");
+        assert!(MistralConfig::from_json(&bad)
+            .unwrap_err()
+            .contains("eos_token_id"));
     }
 }

@@ -249,7 +249,7 @@ impl<B: Backend> Model<B> {
             dim: h,
             eps: c.rms_norm_eps as f32,
         };
-        let theta = c.rope_theta as f32;
+        let theta = c.rope_theta() as f32;
         let attn = AttentionParams {
             n,
             start_pos,

@@ -76,10 +76,7 @@ impl OnModel for Task {
             json,
         } = self;
         model.check_fits(0, prompt.len() + sampling.max_new_tokens)?;
-        let eos = model
-            .cfg
-            .eos_token_id
-            .or(tok.as_ref().map(Tokenizer::eos_id));
+        let eos = model.cfg.eos_id().or(tok.as_ref().map(Tokenizer::eos_id));
         let mut printer = tok
             .as_ref()
             .map(|t| ReplyPrinter::new(t, &sampling.stop, !json));
