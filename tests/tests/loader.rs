@@ -187,3 +187,16 @@ fn shard_index_problems() {
     std::fs::write(&index, "{\"weight_map\": 3}").unwrap();
     assert!(load_err(dir.path()).contains("invalid index"));
 }
+
+#[test]
+fn tensors_the_model_does_not_use_may_have_any_dtype() {
+    // Old checkpoints carry integer buffers such as rotary position ids; they are not weights.
+    let dir = edited(|h, data| {
+        let start = data.len();
+        data.extend_from_slice(&7i64.to_le_bytes());
+        h["model.layers.0.self_attn.rotary_emb.position_ids"] =
+            serde_json::json!({"dtype": "I64", "shape": [1], "data_offsets": [start, start + 8]});
+    });
+    let (_, w) = HostWeights::load_dir(dir.path()).expect("an unused I64 tensor is ignored");
+    assert_eq!(w.layers.len(), 2);
+}

@@ -24,6 +24,9 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct Checkpoint {
     pub tensors: BTreeMap<String, Entry>,
+    /// Tensors of a dtype no backend takes (e.g. integer buffers of old checkpoints), with their
+    /// file and dtype: an error only if the model needs them.
+    pub unsupported: BTreeMap<String, (PathBuf, String)>,
     /// Total bytes of tensor data.
     pub bytes: u64,
 }
@@ -114,10 +117,9 @@ impl Checkpoint {
                 Dtype::F16 => DType::F16,
                 Dtype::BF16 => DType::BF16,
                 other => {
-                    return Err(Error::model(
-                        path,
-                        format!("tensor {name} has unsupported dtype {other:?} (f32, f16, bf16)"),
-                    ))
+                    self.unsupported
+                        .insert(name, (path.to_path_buf(), format!("{other:?}")));
+                    continue;
                 }
             };
             let (start, end) = info.data_offsets;

@@ -114,6 +114,12 @@ impl HostWeights {
     /// Takes the expected tensors out of a checkpoint, checking presence and shape.
     pub fn from_checkpoint(cfg: &MistralConfig, ck: &Checkpoint, dir: &Path) -> Result<Self> {
         Weights::from_fn(cfg, |name, shape| {
+            if let Some((file, dtype)) = ck.unsupported.get(name) {
+                return Err(Error::model(
+                    file,
+                    format!("tensor {name} has unsupported dtype {dtype} (f32, f16, bf16)"),
+                ));
+            }
             let e = ck
                 .tensors
                 .get(name)
