@@ -30,6 +30,13 @@ fn padded(bytes: u64) -> u64 {
 }
 
 impl WgpuBackend {
+    /// Compiles a WGSL compute shader (entry point `main`) the way every op's shader is compiled;
+    /// a broken shader is an error naming `label` with the compiler's message. Public so that the
+    /// error path can be tested and new kernels tried without a pipeline of their own.
+    pub fn compile_wgsl(&self, label: &str, src: &str) -> Result<()> {
+        self.ctx.compile(label, src.to_string()).map(|_| ())
+    }
+
     /// Opens the adapter `opts.adapter` (or the preferred one). Fails with a clear error when wgpu
     /// finds no adapter or the index does not exist.
     pub fn new(opts: WgpuOptions) -> Result<Self> {

@@ -79,31 +79,38 @@ impl Context {
             return Ok(p.clone());
         }
         let src = preprocess(shader, defines)?;
+        let label = format!("shaders/{} {defines:?}", shader.file());
+        let pipeline = self.compile(&label, src)?;
+        lock(&self.pipelines).insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Compiles WGSL source with entry point `main` into a compute pipeline. A compile or validation
+    /// error (caught by an error scope, never a panic) names `label` and carries wgpu's message.
+    pub fn compile(&self, label: &str, src: String) -> Result<wgpu::ComputePipeline> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(shader.file()),
+                label: Some(label),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             });
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(shader.file()),
+                label: Some(label),
                 layout: None,
                 module: &module,
                 entry_point: Some("main"),
                 compilation_options: Default::default(),
                 cache: None,
             });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(backend_err(format!(
-                "shader shaders/{} {defines:?} failed to compile: {e}",
-                shader.file()
-            )));
+        match pollster::block_on(scope.pop()) {
+            Some(e) => Err(backend_err(format!(
+                "shader {label} failed to compile: {e}"
+            ))),
+            None => Ok(pipeline),
         }
-        lock(&self.pipelines).insert(key, pipeline.clone());
-        Ok(pipeline)
     }
 
     /// Records one dispatch of `shader`: `params` (a Pod struct, maybe followed by an array) is bound

@@ -59,3 +59,37 @@ fn bad_requests_are_clear_errors() {
     // The backend still works after the refusals.
     assert_eq!(gpu.download_f32(&out).unwrap(), vec![0.0; 2]);
 }
+
+#[test]
+fn a_broken_shader_is_an_error_naming_it() {
+    let Some(gpu) = common::backend(WgpuOptions::default()) else {
+        return;
+    };
+    // A valid kernel compiles; a syntax error and a type error are errors, never panics.
+    gpu.compile_wgsl("ok.wgsl", "@compute @workgroup_size(1) fn main() {}")
+        .unwrap();
+    let syntax = gpu
+        .compile_wgsl(
+            "shaders/broken.wgsl",
+            "@compute @workgroup_size(1) fn main( {",
+        )
+        .unwrap_err();
+    let msg = syntax.to_string();
+    assert!(
+        msg.contains("shaders/broken.wgsl") && msg.contains("failed to compile"),
+        "{msg}"
+    );
+    let types = gpu
+        .compile_wgsl(
+            "shaders/types.wgsl",
+            "@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(types.contains("shaders/types.wgsl"), "{types}");
+    // The device is still usable afterwards.
+    let t = gpu
+        .upload(&HostTensor::from_f32(vec![2], &[1.0, 2.0], DType::F32))
+        .unwrap();
+    assert_eq!(gpu.download_f32(&t).unwrap(), vec![1.0, 2.0]);
+}
