@@ -34,9 +34,11 @@ done
 # Where a backend diverges from the CPU, if it does: every intermediate of a golden model.
 for backend in cuda wgpu; do
   for m in tests/golden/head128_bf16_sharded tests/golden/gqa4_f32; do
+    log="bundle/logs/compare-$backend-$(basename "$m").log"
     bundle/mistral compare --model "$m" --tokens 1,17,42,99,5,8,13,21,34,55,89,144,233,3,7,11,19 \
-      --backend $backend >"bundle/logs/compare-$backend-$(basename $m).log" 2>&1
-    echo "compare $backend $(basename $m): rc=$? $(tail -n 1 bundle/logs/compare-$backend-$(basename $m).log)"
+      --backend $backend >"$log" 2>&1
+    rc=$?
+    echo "compare $backend $(basename "$m"): rc=$rc $(tail -n 1 "$log")"
   done
 done
 
