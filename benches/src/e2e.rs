@@ -29,10 +29,11 @@ fn build_model<B: Backend>(
     o: &Options,
     cfg: &MistralConfig,
     max_batch: usize,
+    context_limit: usize,
 ) -> Result<(Model<B>, Option<String>)> {
     let opts = ModelOptions {
         max_batch,
-        context_limit: 8192,
+        context_limit,
     };
     let mut layers = cfg.num_hidden_layers;
     loop {
@@ -79,10 +80,38 @@ pub(crate) fn end_to_end<B: Backend>(
     cfg: &MistralConfig,
     p: &Plan,
     limits: Limits,
+    wanted: &dyn Fn(&str) -> bool,
     emit: &mut dyn FnMut(Row),
 ) -> Result<Option<String>> {
     let bw = limits.copy_gbs;
-    let (mut model, note) = build_model(make, o, cfg, 512)?;
+    // Only the figures `--filter` asks for; no model at all when none is.
+    let prompts: Vec<usize> = p
+        .prompts
+        .iter()
+        .copied()
+        .filter(|n| {
+            wanted(&format!("e2e/time to first token, prompt {n}"))
+                || wanted(&format!("e2e/prefill, prompt {n}"))
+        })
+        .collect();
+    let decode_key =
+        |from: usize| format!("e2e/decode from context {from}, {} tokens", p.decode_tokens);
+    let decodes: Vec<usize> = p
+        .decode_from
+        .iter()
+        .copied()
+        .filter(|&f| wanted(&decode_key(f)))
+        .collect();
+    // Positions the runs reach: the longest prompt, or a context plus warm-up and timed steps.
+    let Some(context) = prompts
+        .iter()
+        .copied()
+        .chain(decodes.iter().map(|&f| f.max(1) + 2 + p.decode_tokens))
+        .max()
+    else {
+        return Ok(None);
+    };
+    let (mut model, note) = build_model(make, o, cfg, 512, context)?;
     let run_layers = model.cfg.num_hidden_layers;
     let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
     let scale = full_bytes / arith::decode_weight_bytes(&model.cfg, o.dtype) as f64;
@@ -97,7 +126,7 @@ pub(crate) fn end_to_end<B: Backend>(
     } else {
         ""
     };
-    for &n in &p.prompts {
+    for &n in &prompts {
         let prompt = ids(n);
         let t = time(b, 1, p.iters.min(3), |_| {
             model.forward_argmax(&prompt, 0).map(|_| ())
@@ -130,7 +159,7 @@ pub(crate) fn end_to_end<B: Backend>(
             ),
         );
     }
-    for &from in &p.decode_from {
+    for &from in &decodes {
         let ctx = ids(from.max(1));
         let mut next = model.forward_argmax(&ctx, 0)?;
         let mut pos = ctx.len();

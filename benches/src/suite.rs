@@ -356,7 +356,8 @@ pub fn run<B: Backend>(
     }
     // Elementwise ops over a 512-token prefill block: bytes moved.
     let rows = if o.reduced { 64 } else { 512 };
-    if wanted("elementwise/") {
+    // Each figure is gated on its own key so `--filter rms_norm` finds it.
+    if wanted(&format!("elementwise/rms_norm {rows}x{h}")) {
         let (x, w, mut out) = (
             f32s(b, rows * h, 12)?,
             random(b, &[h], o.dtype, 13)?,
@@ -379,6 +380,8 @@ pub fn run<B: Backend>(
             )
             .against(bw, "copy bandwidth"),
         );
+    }
+    if wanted(&format!("elementwise/rope {rows}x{nh}x{hd}")) {
         let mut qt = f32s(b, rows * q, 14)?;
         let rp = RopeParams::new(rows, nh, hd, 100, cfg.rope_theta() as f32);
         let t = time(b, 3, p.iters, |_| b.rope(&mut qt, &rp))?;
@@ -393,6 +396,8 @@ pub fn run<B: Backend>(
             )
             .against(bw, "copy bandwidth"),
         );
+    }
+    if wanted(&format!("elementwise/swiglu {rows}x{f}")) {
         let (g, u, mut a) = (
             f32s(b, rows * f, 15)?,
             f32s(b, rows * f, 16)?,
@@ -406,12 +411,9 @@ pub fn run<B: Backend>(
         );
     }
 
-    if wanted("e2e/") {
-        let limits = crate::e2e::Limits {
-            copy_gbs: bw,
-            gemm_tflops: peak,
-        };
-        return crate::e2e::end_to_end(b, make, o, &cfg, &p, limits, &mut emit);
-    }
-    Ok(None)
+    let limits = crate::e2e::Limits {
+        copy_gbs: bw,
+        gemm_tflops: peak,
+    };
+    crate::e2e::end_to_end(b, make, o, &cfg, &p, limits, &wanted, &mut emit)
 }

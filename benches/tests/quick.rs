@@ -133,6 +133,29 @@ fn compare_prints_the_change() {
 }
 
 #[test]
+fn the_filter_selects_single_figures() {
+    for (filter, want) in [
+        ("rms_norm", "| elementwise/rms_norm"),
+        ("e2e/decode", "| e2e/decode from context 0"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+            .args(["--quick", "--backend", "cpu", "--filter", filter])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            table.contains(want) && !table.contains("| gemv/"),
+            "{filter}: {table}"
+        );
+    }
+}
+
+#[test]
 fn bad_options_are_one_line_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
         .args(["--backend", "tpu"])

@@ -152,7 +152,7 @@ fn generate_continues_from_the_cache_with_the_whole_history() {
         &ids,
         0,
         6,
-        None,
+        &[],
         &mut Greedy,
         &mut |_| Flow::Continue,
     )
@@ -161,11 +161,11 @@ fn generate_continues_from_the_cache_with_the_whole_history() {
     let mut m = model(dir.path(), 16);
     m.forward(&ids[..9], 0, Logits::Last).unwrap();
     let mut rec = Recorder(Vec::new());
-    let cont = generate(&mut m, &ids, 9, 6, None, &mut rec, &mut |_| Flow::Continue).unwrap();
+    let cont = generate(&mut m, &ids, 9, 6, &[], &mut rec, &mut |_| Flow::Continue).unwrap();
     assert_eq!(cont, fresh);
     assert_eq!(rec.0[0], ids);
     assert_eq!(rec.0[2], [&ids[..], &cont[..2]].concat());
-    assert!(generate(&mut m, &ids, 13, 1, None, &mut Greedy, &mut |_| {
+    assert!(generate(&mut m, &ids, 13, 1, &[], &mut Greedy, &mut |_| {
         Flow::Continue
     })
     .is_err());

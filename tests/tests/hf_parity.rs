@@ -53,7 +53,7 @@ fn greedy_continuation_matches_transformers() {
             &g.prompt,
             0,
             g.greedy.len(),
-            None,
+            &[],
             &mut Greedy,
             &mut |_| Flow::Continue,
         )

@@ -181,9 +181,20 @@ fn bad_input_gives_one_line_errors() {
         "8",
     ]);
     assert!(
-        long.contains("13 tokens exceed the context limit of 8 tokens"),
+        long.contains("12 tokens exceed the context limit of 8 tokens"),
         "{long}"
     );
+    // A count past any integer is the same error, not an overflow.
+    let huge = fails(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1,2,3",
+        "--max-new-tokens",
+        "18446744073709551615",
+    ]);
+    assert!(huge.contains("exceed the context limit"), "{huge}");
     assert!(fails(&[
         "logits",
         "--model",

@@ -301,3 +301,47 @@ fn text_bad_input() {
         "2",
     ]);
 }
+
+#[test]
+fn chat_keeps_the_history_when_a_message_is_refused() {
+    let dir = model_with_tokenizer();
+    let chat = |input: String| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mistral"))
+            .args([
+                "chat",
+                "--model",
+                p(dir.path()),
+                "--context-limit",
+                "30",
+                "--max-new-tokens",
+                "4",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let long = vec!["word"; 40].join(" ");
+    let med = "one two three four five six seven eight";
+    // The refused message must not take the earlier "hi" turn with it: the next message still has
+    // to drop "hi" to fit, and says so.
+    let err = chat(format!("hi\n{long}\n{med}\n"));
+    assert!(
+        err.contains("do not fit the context limit of 30 tokens"),
+        "{err}"
+    );
+    assert!(err.contains("dropped the oldest turns"), "{err}");
+    assert!(
+        fails(&["chat", "--model", p(dir.path()), "--max-new-tokens", "0"]).contains("at least 1")
+    );
+}

@@ -124,7 +124,8 @@ pub trait Backend {
     /// Query head `h` reads KV head `h / (n_heads / n_kv_heads)`. Query `i` attends to key `j` iff
     /// `i - window < j <= i` (so `window` keys, itself included); keys `j >= start_pos` come from
     /// `k_new[j - start_pos]`, older ones from the cache. Scores are `q·k / sqrt(head_dim)`,
-    /// softmax in f32. Requires `slots >= min(window, start_pos + n) - 1` worth of history.
+    /// softmax in f32. Requires `slots >= min(start_pos, window - 1)`: every past key a query of
+    /// the block can see must still be in the cache.
     fn attention(
         &self,
         q: &Self::Tensor,

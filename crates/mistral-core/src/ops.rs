@@ -218,6 +218,18 @@ pub fn check_embedding(
     Ok(vocab)
 }
 
+/// Index of the first largest value of `row`; NaN is never chosen (an all-NaN or empty row gives
+/// 0). The rule `Backend::argmax` follows on every backend, and host-side sampling too.
+pub fn argmax_row(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] || row[best].is_nan() && !v.is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
 /// A flat f32 copy: `dst[dst_offset + i] = src[src_offset + i]` for `i < len`.
 #[derive(Clone, Copy, Debug)]
 pub struct CopyParams {

@@ -126,7 +126,7 @@ fn golden_models_match_cpu_end_to_end() {
             prompt,
             0,
             greedy.len(),
-            None,
+            &[],
             &mut Greedy,
             &mut |_| Flow::Continue,
         )

@@ -183,11 +183,14 @@ impl MistralConfig {
             .unwrap_or(10000.0)
     }
 
-    /// The end-of-sequence id (the first one when the config lists several).
-    pub fn eos_id(&self) -> Option<u32> {
-        let e = self.eos_token_id.as_ref()?;
-        let first = e.as_array().map_or(Some(e), |a| a.first())?;
-        first.as_u64().and_then(|v| u32::try_from(v).ok())
+    /// The end-of-sequence ids (a config may list several; generation stops at any of them).
+    pub fn eos_ids(&self) -> Vec<u32> {
+        let ids = |v: &serde_json::Value| v.as_u64().and_then(|v| u32::try_from(v).ok());
+        match &self.eos_token_id {
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(ids).collect(),
+            Some(v) => ids(v).into_iter().collect(),
+            None => Vec::new(),
+        }
     }
 
     pub fn n_kv_heads(&self) -> usize {
@@ -302,7 +305,7 @@ mod tests {
             )
             .replace("\"eos_token_id\": 2", "\"eos_token_id\": [2, 32000]");
         let c = MistralConfig::from_json(&text).unwrap();
-        assert_eq!((c.rope_theta(), c.eos_id()), (1e6, Some(2)));
+        assert_eq!((c.rope_theta(), c.eos_ids()), (1e6, vec![2, 32000]));
         let yarn = text.replace("\"default\"", "\"yarn\"");
         assert!(MistralConfig::from_json(&yarn)
             .unwrap_err()

@@ -22,13 +22,7 @@ impl Sampler for Greedy {
     }
 
     fn pick(&mut self, logits: &[f32], _history: &[u32]) -> u32 {
-        let mut best = 0;
-        for (i, &v) in logits.iter().enumerate() {
-            if v > logits[best] {
-                best = i;
-            }
-        }
-        best as u32
+        mistral_core::ops::argmax_row(logits) as u32
     }
 }
 
@@ -42,14 +36,14 @@ pub enum Flow {
 /// Generates up to `max_new` tokens after `ids`, of which the first `cached` are already in the
 /// model's KV cache (0 to start over; a conversation continues with the ids it has run so far).
 /// Only `ids[cached..]` is run, but the sampler sees all of `ids` as history (repetition penalty).
-/// Stops at `eos` (not fed back), at `max_new`, or when `on_token` says so. Returns the generated
+/// Stops at any id of `eos` (not fed back), at `max_new`, or when `on_token` says so. Returns the generated
 /// ids (EOS included if produced).
 pub fn generate<B: Backend>(
     model: &mut Model<B>,
     ids: &[u32],
     cached: usize,
     max_new: usize,
-    eos: Option<u32>,
+    eos: &[u32],
     sampler: &mut dyn Sampler,
     on_token: &mut dyn FnMut(u32) -> Flow,
 ) -> Result<Vec<u32>> {
@@ -60,7 +54,11 @@ pub fn generate<B: Backend>(
         )));
     }
     let (start_pos, prompt) = (cached, &ids[cached..]);
-    model.check_fits(start_pos, prompt.len() + max_new.saturating_sub(1))?;
+    // The last generated token is never fed back, so it needs no position.
+    model.check_fits(
+        start_pos,
+        prompt.len().saturating_add(max_new.saturating_sub(1)),
+    )?;
     let mut history = ids.to_vec();
     let mut out = Vec::new();
     let mut feed = prompt.to_vec();
@@ -75,7 +73,7 @@ pub fn generate<B: Backend>(
         pos += feed.len();
         out.push(id);
         history.push(id);
-        if on_token(id) == Flow::Stop || Some(id) == eos {
+        if on_token(id) == Flow::Stop || eos.contains(&id) {
             break;
         }
         feed = vec![id];

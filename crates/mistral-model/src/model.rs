@@ -52,7 +52,7 @@ fn save<B: Backend>(
     if let Some(cap) = cap {
         let mut v = b.download_f32(t)?;
         v.truncate(n);
-        cap.values.push((name(), v));
+        cap.append(name(), &v);
     }
     Ok(())
 }
@@ -156,14 +156,16 @@ impl<B: Backend> Model<B> {
 
     /// Checks that `n` more tokens from `start_pos` fit the context limit.
     pub fn check_fits(&self, start_pos: usize, n: usize) -> Result<()> {
-        if start_pos + n > self.opts.context_limit {
-            return Err(Error::InvalidInput(format!(
-                "{} tokens exceed the context limit of {} tokens",
-                start_pos + n,
-                self.opts.context_limit
-            )));
+        let limit = self.opts.context_limit;
+        match start_pos.checked_add(n) {
+            Some(total) if total <= limit => Ok(()),
+            Some(total) => Err(Error::InvalidInput(format!(
+                "{total} tokens exceed the context limit of {limit} tokens"
+            ))),
+            None => Err(Error::InvalidInput(format!(
+                "{start_pos} + {n} tokens exceed the context limit of {limit} tokens"
+            ))),
         }
-        Ok(())
     }
 
     /// Runs `tokens` at positions `start_pos..`, appending them to the cache, and returns logits

@@ -170,14 +170,10 @@ impl HostWeights {
             .chain([&self.norm, &self.lm_head])
     }
 
-    /// Bytes of weight data (the tied lm_head counted once).
-    pub fn bytes(&self, tied: bool) -> u64 {
-        let all: u64 = self.iter().map(|t| t.bytes.len() as u64).sum();
-        if tied {
-            all - self.lm_head.bytes.len() as u64
-        } else {
-            all
-        }
+    /// Bytes [`HostWeights::upload`] puts on a device (a tied lm_head is uploaded as a second
+    /// copy of the embedding, so it counts twice).
+    pub fn bytes(&self) -> u64 {
+        self.iter().map(|t| t.bytes.len() as u64).sum()
     }
 
     /// Uploads every tensor to `b`, keeping its dtype. `progress(done, total)` is called in bytes.

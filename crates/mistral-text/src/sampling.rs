@@ -100,15 +100,9 @@ pub struct Sampler {
     rng: SplitMix64,
 }
 
-/// Index of the first largest value (NaN counts as `-inf`); 0 for an empty slice.
+/// Index of the first largest value (NaN is never chosen); 0 for an empty slice.
 fn argmax(xs: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in xs.iter().enumerate() {
-        if x > xs[best] || xs[best].is_nan() && !x.is_nan() {
-            best = i;
-        }
-    }
-    best as u32
+    mistral_core::ops::argmax_row(xs) as u32
 }
 
 impl Sampler {

@@ -54,7 +54,7 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
                 prompt,
                 0,
                 greedy.len(),
-                None,
+                &[],
                 &mut Greedy,
                 &mut |_| Flow::Continue,
             )

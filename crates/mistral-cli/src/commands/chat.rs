@@ -11,11 +11,16 @@ use mistral_text::chat::{self, Message};
 use mistral_text::sampling::{Sampler, SamplerConfig};
 use mistral_text::Tokenizer;
 
-use super::text::{load_tokenizer, sampler_config, ReplyPrinter, TextSampler};
+use super::text::{eos_ids, load_tokenizer, sampler_config, ReplyPrinter, TextSampler};
 use super::OnModel;
 use crate::args::{ChatArgs, SamplingArgs};
 
 pub fn run(a: ChatArgs) -> Result<()> {
+    if a.sampling.max_new_tokens == 0 {
+        return Err(mistral_core::Error::InvalidInput(
+            "chat needs --max-new-tokens of at least 1".into(),
+        ));
+    }
     let sampler = sampler_config(&a.sampling)?;
     let tok = load_tokenizer(&a.model.model, &a.tok)?;
     super::with_model(
@@ -36,26 +41,26 @@ struct Task {
     sampler: SamplerConfig,
 }
 
-/// Drops the oldest user/assistant pairs until `fits(ids)`; returns the ids and whether any
-/// turn was dropped, or `None` if even the last message alone does not fit.
+/// The conversation's ids after dropping the oldest user/assistant pairs until `fits(ids)`:
+/// the ids and how many turns to drop, or `None` if even the last message alone does not fit.
+/// `turns` is left untouched, so the caller commits the drop only when it works.
 fn fit_history(
     tok: &Tokenizer,
     system: &[Message],
-    turns: &mut Vec<Message>,
+    turns: &[Message],
     fits: impl Fn(usize) -> bool,
-) -> Result<Option<(Vec<u32>, bool)>> {
-    let mut dropped = false;
+) -> Result<Option<(Vec<u32>, usize)>> {
+    let mut drop = 0;
     loop {
-        let all: Vec<Message> = system.iter().chain(turns.iter()).cloned().collect();
+        let all: Vec<Message> = system.iter().chain(&turns[drop..]).cloned().collect();
         let ids = chat::encode_chat(tok, &all)?;
         if fits(ids.len()) {
-            return Ok(Some((ids, dropped)));
+            return Ok(Some((ids, drop)));
         }
-        if turns.len() <= 1 {
+        if turns.len() - drop <= 1 {
             return Ok(None);
         }
-        turns.drain(..2.min(turns.len() - 1));
-        dropped = true;
+        drop += 2.min(turns.len() - drop - 1);
     }
 }
 
@@ -74,7 +79,7 @@ impl OnModel for Task {
         let mut turns: Vec<Message> = Vec::new();
         // Ids the KV cache holds, in order.
         let mut cached: Vec<u32> = Vec::new();
-        let eos = tok.eos_id();
+        let eos = eos_ids(&model.cfg, Some(&tok));
         let mut lines = std::io::stdin().lock().lines();
         loop {
             if interactive {
@@ -93,13 +98,27 @@ impl OnModel for Task {
                 continue;
             }
             turns.push(Message::user(line));
-            let fits = |n: usize| n + sampling.max_new_tokens <= limit;
-            let Some((ids, dropped)) = fit_history(&tok, &system, &mut turns, fits)? else {
-                eprintln!("error: this message and a reply of --max-new-tokens {} do not fit the context limit of {limit} tokens", sampling.max_new_tokens);
-                turns.pop();
-                continue;
+            // The last generated token is never fed back, so it needs no position.
+            let fits =
+                |n: usize| n.saturating_add(sampling.max_new_tokens.saturating_sub(1)) <= limit;
+            let (ids, drop) = match fit_history(&tok, &system, &turns, fits) {
+                Ok(Some(fit)) => fit,
+                Ok(None) => {
+                    eprintln!(
+                        "error: this message and a reply of --max-new-tokens {} do not fit the context limit of {limit} tokens",
+                        sampling.max_new_tokens
+                    );
+                    turns.pop();
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    turns.pop();
+                    continue;
+                }
             };
-            if dropped {
+            if drop > 0 {
+                turns.drain(..drop);
                 eprintln!("(context limit of {limit} tokens reached: dropped the oldest turns)");
             }
             // Reuse the cache when the new prompt extends what it holds.
@@ -111,18 +130,25 @@ impl OnModel for Task {
                 &ids,
                 start,
                 sampling.max_new_tokens,
-                Some(eos),
+                &eos,
                 &mut sampler,
                 &mut |id| printer.push(id),
             );
             let reply = printer.finish();
             println!();
             match (out, reply) {
-                (Ok(generated), Ok(text)) => {
+                (Ok(generated), Ok(text)) if !text.trim().is_empty() => {
                     // Every generated id but the last was fed back into the cache.
                     cached = ids;
                     cached.extend(&generated[..generated.len().saturating_sub(1)]);
                     turns.push(Message::assistant(text));
+                }
+                (Ok(_), Ok(_)) => {
+                    // An empty reply (EOS first, or a stop string at once) cannot be a turn of the
+                    // template; the question is dropped so the conversation stays valid.
+                    eprintln!("(empty reply: this turn is not kept)");
+                    turns.pop();
+                    cached.clear();
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     eprintln!("error: {e}");

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mistral_core::testutil::{compare, Tolerance};
+use mistral_core::testutil::Tolerance;
 use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
 use mistral_model::capture::Capture;
@@ -61,17 +61,13 @@ impl OnModel for Task {
         );
         println!("{:<24} {:>12} {:>12}", "intermediate", "max |err|", "NMSE");
         let mut first_bad = None;
-        for (name, g) in &got.values {
-            let w = want
-                .get(name)
-                .ok_or_else(|| Error::InvalidInput(format!("{name} missing on the CPU")))?;
-            let (s, ok) = match compare(name, g, w, self.tol) {
-                Ok(s) => (format!("{:>12.3e} {:>12.3e}", s.max_abs, s.nmse), true),
-                Err(msg) => (msg, false),
-            };
-            println!("{name:<24} {s}");
-            if !ok && first_bad.is_none() {
-                first_bad = Some(name.clone());
+        for (name, r) in got.compare_all(&want, self.tol) {
+            match r {
+                Ok(s) => println!("{name:<24} {:>12.3e} {:>12.3e}", s.max_abs, s.nmse),
+                Err(msg) => {
+                    println!("{name:<24} {msg}");
+                    first_bad.get_or_insert(name);
+                }
             }
         }
         match first_bad {

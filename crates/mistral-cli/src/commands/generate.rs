@@ -7,7 +7,7 @@ use mistral_text::chat::{self, Message};
 use mistral_text::sampling::Sampler;
 use mistral_text::Tokenizer;
 
-use super::text::{load_tokenizer, read_utf8, sampler_config, ReplyPrinter, TextSampler};
+use super::text::{eos_ids, load_tokenizer, read_utf8, sampler_config, ReplyPrinter, TextSampler};
 use super::OnModel;
 use crate::args::{GenerateArgs, SamplingArgs};
 
@@ -75,8 +75,7 @@ impl OnModel for Task {
             sampler,
             json,
         } = self;
-        model.check_fits(0, prompt.len() + sampling.max_new_tokens)?;
-        let eos = model.cfg.eos_id().or(tok.as_ref().map(Tokenizer::eos_id));
+        let eos = eos_ids(&model.cfg, tok.as_ref());
         let mut printer = tok
             .as_ref()
             .map(|t| ReplyPrinter::new(t, &sampling.stop, !json));
@@ -88,7 +87,7 @@ impl OnModel for Task {
             &prompt,
             0,
             sampling.max_new_tokens,
-            eos,
+            &eos,
             &mut sampler,
             &mut |id| {
                 first.get_or_insert_with(|| start.elapsed().as_secs_f64());

@@ -83,7 +83,7 @@ pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
         context_limit: a.context_limit,
     };
     let mut progress = crate::progress::bytes("loading weights");
-    let weight_bytes = host.bytes(cfg.tie_word_embeddings);
+    let weight_bytes = host.bytes();
     match a.backend {
         BackendKind::Cpu => {
             let b = CpuBackend::new();

@@ -21,6 +21,16 @@ pub fn load_tokenizer(model_dir: &Path, a: &TokenizerArgs) -> Result<Tokenizer> 
     }
 }
 
+/// Where generation stops: the config's end-of-sequence ids, else the tokenizer's.
+pub fn eos_ids(cfg: &mistral_model::MistralConfig, tok: Option<&Tokenizer>) -> Vec<u32> {
+    let ids = cfg.eos_ids();
+    if ids.is_empty() {
+        tok.map(Tokenizer::eos_id).into_iter().collect()
+    } else {
+        ids
+    }
+}
+
 /// Reads a prompt file, which must be UTF-8.
 pub fn read_utf8(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -1,3 +1,4 @@
+use mistral_core::ops::argmax_row;
 use mistral_core::{Error, Result};
 
 use crate::CpuTensor;
@@ -10,14 +11,6 @@ pub fn argmax(x: &CpuTensor, rows: usize, cols: usize) -> Result<Vec<u32>> {
     let x = x.f32s("argmax", rows * cols)?;
     Ok(x[..rows * cols]
         .chunks_exact(cols)
-        .map(|row| {
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] || row[best].is_nan() && !v.is_nan() {
-                    best = i;
-                }
-            }
-            best as u32
-        })
+        .map(|row| argmax_row(row) as u32)
         .collect())
 }
