@@ -1,6 +1,7 @@
 //! Counting before tuning: the bytes each op must move and the FLOPs it must do, per op and per
 //! token, from the model config. Every benchmark figure is reported against these.
 
+use mistral_core::ops::{AttentionParams, MatmulParams};
 use mistral_core::DType;
 use mistral_model::MistralConfig;
 
@@ -38,13 +39,22 @@ pub fn gemv_bytes(n: usize, k: usize, dtype: DType) -> u64 {
 
 /// Matmul FLOPs, a multiply and an add per term.
 pub fn matmul_flops(m: usize, n: usize, k: usize) -> u64 {
-    2 * (m * n * k) as u64
+    MatmulParams::new(m, n, k).flops()
 }
 
 /// Attention FLOPs counting only in-window query-key pairs (QKᵀ and PV: 4·head_dim per pair).
 pub fn attention_flops(seq: usize, window: usize, heads: usize, head_dim: usize) -> u64 {
-    let pairs: u64 = (0..seq).map(|i| (i + 1).min(window) as u64).sum();
-    4 * pairs * (heads * head_dim) as u64
+    // A prompt from position 0: the pairs are the op's own count (query heads included).
+    let p = AttentionParams {
+        n: seq,
+        start_pos: 0,
+        n_heads: heads,
+        n_kv_heads: heads,
+        head_dim,
+        window,
+        slots: window,
+    };
+    4 * head_dim as u64 * p.pairs()
 }
 
 /// Bytes a decode attention step must read for one layer: K and V of the visible keys (f32), q and out.

@@ -39,9 +39,6 @@ pub trait Backend {
     /// Copies a host tensor (typically a weight) to the device, keeping its dtype.
     fn upload(&self, t: &HostTensor) -> Result<Self::Tensor>;
 
-    /// Overwrites the start of an f32 buffer with `data` (`data.len() <= dst.len()`).
-    fn write_f32(&self, dst: &mut Self::Tensor, data: &[f32]) -> Result<()>;
-
     /// Reads a whole buffer back, widened to f32. Waits for queued work.
     fn download_f32(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
 

@@ -2,43 +2,7 @@
 
 use std::fmt;
 
-/// SplitMix64: a tiny, fast, seedable generator. Deterministic across platforms.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)` with 24 bits of precision.
-    pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// `n` values uniform in `[lo, hi)`.
-    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n).map(|_| self.range(lo, hi)).collect()
-    }
-
-    /// Uniform integer in `[0, n)`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+pub use crate::rng::Rng;
 
 /// An error bound: element `i` passes if `|got - want| <= abs + rel * |want|`, and the whole
 /// tensor passes if additionally its normalized mean squared error is at most `nmse`.
@@ -146,17 +110,6 @@ pub fn compare(what: &str, got: &[f32], want: &[f32], tol: Tolerance) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rng_is_deterministic_and_in_range() {
-        let a = Rng::new(7).vec(1000, -1.0, 1.0);
-        let b = Rng::new(7).vec(1000, -1.0, 1.0);
-        assert_eq!(a, b);
-        assert!(a.iter().all(|v| (-1.0..1.0).contains(v)));
-        assert_ne!(a, Rng::new(8).vec(1000, -1.0, 1.0));
-        let mean = a.iter().sum::<f32>() / 1000.0;
-        assert!(mean.abs() < 0.1, "mean {mean}");
-    }
 
     #[test]
     fn compare_reports_the_worst_element() {

@@ -41,12 +41,6 @@ impl Backend for CpuBackend {
         Ok(CpuTensor::from_host(t))
     }
 
-    fn write_f32(&self, dst: &mut CpuTensor, data: &[f32]) -> Result<()> {
-        let d = dst.f32_mut("write_f32", data.len())?;
-        d[..data.len()].copy_from_slice(data);
-        Ok(())
-    }
-
     fn download_f32(&self, t: &CpuTensor) -> Result<Vec<f32>> {
         Ok(t.to_f32_vec())
     }

@@ -9,7 +9,7 @@
 //!   [`Backend::argmax`] or [`Backend::synchronize`]. Token ids reach the embedding kernel as a
 //!   kernel parameter, so a decode step issues no host synchronisation until its id is read.
 //! - Uploads check free device memory first ([`Error::OutOfMemory`] names what was requested and
-//!   what is free); [`CudaBackend::check_fits`] checks a whole model before its first tensor.
+//!   what is free); [`CudaBackend::check_memory`] checks a whole model before its first tensor.
 
 pub mod cache;
 mod device;
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use cudarc::driver::{CudaSlice, DevicePtr};
 use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
-use mistral_core::{Backend, DType, Error, HostTensor, Result, TensorInfo};
+use mistral_core::{Backend, DType, Error, HostTensor, Result};
 
 pub use device::driver_present;
 use device::{drv, Device};
@@ -65,7 +65,7 @@ impl CudaBackend {
 
     /// Fails with [`Error::OutOfMemory`] unless `bytes` more fit in free device memory; call it
     /// with a model's total size before uploading its first tensor.
-    pub fn check_fits(&self, bytes: u64, what: &str) -> Result<()> {
+    pub fn check_memory(&self, what: &str, bytes: u64) -> Result<()> {
         self.dev.check_free(bytes, || what.to_string())
     }
 
@@ -168,24 +168,6 @@ impl Backend for CudaBackend {
             dtype: t.dtype,
             len: t.numel(),
         })
-    }
-
-    fn write_f32(&self, dst: &mut CudaTensor, data: &[f32]) -> Result<()> {
-        ops::want_f32("write_f32", "dst", &*dst)?;
-        if data.len() > dst.len() {
-            return Err(Error::shape(
-                "write_f32",
-                format!("{} values into a buffer of {}", data.len(), dst.len()),
-            ));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let bytes: &[u8] = bytemuck::cast_slice(data);
-        self.dev
-            .stream
-            .memcpy_htod(bytes, &mut dst.buf.slice_mut(0..bytes.len()))
-            .map_err(drv("write_f32"))
     }
 
     fn download_f32(&self, t: &CudaTensor) -> Result<Vec<f32>> {

@@ -11,7 +11,7 @@
 pub mod capture;
 pub mod config;
 pub mod generate;
-pub mod kv_cache;
+mod kv_cache;
 pub mod model;
 pub mod random;
 pub mod safetensors;

@@ -79,7 +79,7 @@ struct Scratch<T> {
 pub struct Model<B: Backend> {
     pub backend: B,
     pub cfg: MistralConfig,
-    pub opts: ModelOptions,
+    opts: ModelOptions,
     weights: Weights<B::Tensor>,
     cache: KvCache<B::Tensor>,
     s: Scratch<B::Tensor>,
@@ -142,6 +142,11 @@ impl<B: Backend> Model<B> {
             next_pos: 0,
             capture: None,
         })
+    }
+
+    /// The options the model was built with (they size its buffers and cache).
+    pub fn opts(&self) -> ModelOptions {
+        self.opts
     }
 
     /// The backend's name.

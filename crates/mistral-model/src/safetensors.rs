@@ -27,8 +27,6 @@ pub struct Checkpoint {
     /// Tensors of a dtype no backend takes (e.g. integer buffers of old checkpoints), with their
     /// file and dtype: an error only if the model needs them.
     pub unsupported: BTreeMap<String, (PathBuf, String)>,
-    /// Total bytes of tensor data.
-    pub bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -132,7 +130,6 @@ impl Checkpoint {
                     format!("tensor {name} appears in more than one file"),
                 ));
             }
-            self.bytes += (end - start) as u64;
             let tensor = HostTensor {
                 dtype,
                 shape: info.shape.clone(),

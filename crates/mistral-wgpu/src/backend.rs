@@ -1,7 +1,7 @@
 //! [`WgpuBackend`]: device setup, buffers, and the `Backend` trait wired to the op files.
 
 use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
-use mistral_core::{Backend, DType, Error, HostTensor, Result, TensorInfo};
+use mistral_core::{Backend, DType, Error, HostTensor, Result};
 
 use crate::adapters::{self, AdapterSummary};
 use crate::context::{backend_err, Context};
@@ -260,22 +260,6 @@ impl Backend for WgpuBackend {
             len,
             row_len,
         })
-    }
-
-    fn write_f32(&self, dst: &mut WgpuTensor, data: &[f32]) -> Result<()> {
-        if data.len() > dst.len() {
-            return Err(Error::shape(
-                "write_f32",
-                format!("{} values into a buffer of {}", data.len(), dst.len()),
-            ));
-        }
-        let buffer = dst.f32_buffer("write_f32", "dst")?;
-        // Recorded ops that use `dst` must run before the write lands.
-        self.ctx.flush()?;
-        self.ctx
-            .queue
-            .write_buffer(buffer, 0, bytemuck::cast_slice(data));
-        Ok(())
     }
 
     fn download_f32(&self, t: &WgpuTensor) -> Result<Vec<f32>> {

@@ -75,7 +75,7 @@ impl OnModel for Task {
         let system: Vec<Message> = system.into_iter().map(Message::system).collect();
         let mut sampler = TextSampler(Sampler::new(sampler));
         let interactive = std::io::stdin().is_terminal();
-        let limit = model.opts.context_limit;
+        let limit = model.opts().context_limit;
         let mut turns: Vec<Message> = Vec::new();
         // Ids the KV cache holds, in order.
         let mut cached: Vec<u32> = Vec::new();

@@ -49,7 +49,7 @@ impl OnModel for Task {
         let (cfg, host) = HostWeights::load_dir(&self.dir)?;
         let opts = ModelOptions {
             max_batch: self.max_batch,
-            context_limit: model.opts.context_limit,
+            context_limit: model.opts().context_limit,
         };
         let mut cpu = Model::new(CpuBackend::new(), cfg, &host, opts, &mut |_, _| {})?;
         let want = captured(&mut cpu, &self.tokens)?;

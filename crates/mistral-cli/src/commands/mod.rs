@@ -101,7 +101,7 @@ pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
         BackendKind::Cuda => {
             let b = CudaBackend::new(a.adapter.unwrap_or(0))?;
             // Refuse before a 14 GB upload half-fails.
-            b.check_fits(weight_bytes, "model weights")?;
+            b.check_memory("model weights", weight_bytes)?;
             task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
         }
     }
