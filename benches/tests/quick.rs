@@ -2,18 +2,23 @@
 //! wgpu's software adapter (lavapipe in CI): every expected figure is in the JSON, positive, with
 //! the right unit, and judged against its limit.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use mistral_benches::report::BenchFile;
+
+/// Runs `mistral-bench` with `args`.
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args(args)
+        .output()
+        .expect("run mistral-bench")
+}
 
 #[test]
 fn quick_bench_writes_every_figure() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args(["--quick", "--json", json.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = bench(&["--quick", "--json", json.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -94,36 +99,30 @@ fn check_report(r: &mistral_benches::report::Report) {
 fn compare_prints_the_change() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let first = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args([
-            "--quick",
-            "--backend",
-            "cpu",
-            "--filter",
-            "gemv/",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let first = bench(&[
+        "--quick",
+        "--backend",
+        "cpu",
+        "--filter",
+        "gemv/",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
     // --compare against the file just written shows a change column.
-    let again = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args([
-            "--quick",
-            "--backend",
-            "cpu",
-            "--filter",
-            "gemv/q_proj",
-            "--compare",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let again = bench(&[
+        "--quick",
+        "--backend",
+        "cpu",
+        "--filter",
+        "gemv/q_proj",
+        "--compare",
+        json.to_str().unwrap(),
+    ]);
     assert!(again.status.success());
     let table = String::from_utf8_lossy(&again.stdout);
     assert!(
@@ -138,10 +137,7 @@ fn the_filter_selects_single_figures() {
         ("rms_norm", "| elementwise/rms_norm"),
         ("e2e/decode", "| e2e/decode from context 0"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-            .args(["--quick", "--backend", "cpu", "--filter", filter])
-            .output()
-            .unwrap();
+        let out = bench(&["--quick", "--backend", "cpu", "--filter", filter]);
         assert!(
             out.status.success(),
             "{}",
@@ -157,10 +153,7 @@ fn the_filter_selects_single_figures() {
 
 #[test]
 fn bad_options_are_one_line_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args(["--backend", "tpu"])
-        .output()
-        .unwrap();
+    let out = bench(&["--backend", "tpu"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--backend \"tpu\""));
 }
@@ -170,18 +163,15 @@ fn real_weights_set_the_shape_and_dtype() {
     let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/gqa4_f32");
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args([
-            "--quick",
-            "--backend",
-            "cpu",
-            "--model",
-            model.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = bench(&[
+        "--quick",
+        "--backend",
+        "cpu",
+        "--model",
+        model.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -196,9 +186,6 @@ fn real_weights_set_the_shape_and_dtype() {
         r.rows.iter().map(|r| &r.name).collect::<Vec<_>>()
     );
     assert!(r.rows.iter().any(|row| row.key().starts_with("e2e/decode")));
-    let bad = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
-        .args(["--model", "/nonexistent"])
-        .output()
-        .unwrap();
+    let bad = bench(&["--model", "/nonexistent"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
 }

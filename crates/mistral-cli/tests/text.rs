@@ -40,6 +40,24 @@ fn mistral(args: &[&str]) -> Output {
         .expect("run mistral")
 }
 
+/// Runs `mistral` with `input` on its standard input.
+fn mistral_with_input(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mistral"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mistral");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn ok(args: &[&str]) -> Output {
     let o = mistral(args);
     assert!(
@@ -225,8 +243,8 @@ fn tokenize_text_and_chat_files() {
 #[test]
 fn chat_keeps_the_conversation_and_survives_a_full_context() {
     let dir = model_with_tokenizer();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mistral"))
-        .args([
+    let out = mistral_with_input(
+        &[
             "chat",
             "--model",
             p(dir.path()),
@@ -234,19 +252,9 @@ fn chat_keeps_the_conversation_and_survives_a_full_context() {
             "6",
             "--context-limit",
             "48",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Hi\nTell me a joke.\nAnd another one please.\nOne more.\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        "Hi\nTell me a joke.\nAnd another one please.\nOne more.\n",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -306,8 +314,8 @@ fn text_bad_input() {
 fn chat_keeps_the_history_when_a_message_is_refused() {
     let dir = model_with_tokenizer();
     let chat = |input: String| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mistral"))
-            .args([
+        let out = mistral_with_input(
+            &[
                 "chat",
                 "--model",
                 p(dir.path()),
@@ -315,19 +323,9 @@ fn chat_keeps_the_history_when_a_message_is_refused() {
                 "30",
                 "--max-new-tokens",
                 "4",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            ],
+            &input,
+        );
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
