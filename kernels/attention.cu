@@ -35,7 +35,7 @@ __device__ __forceinline__ const float* kv_row(const AttnArgs& a, const float* b
 // grid (ceil(n / qb), n_kv, splits), block 32 · qb · group, dynamic shared memory
 // (warps · d + KT · (d + 1) + KT · d) floats.
 extern "C" __global__ void attn_f32(const AttnArgs a) {
-    extern __shared__ float smem[];
+    float* smem = dynamic_smem<float>();
     const u32 group = a.n_heads / a.n_kv, warps = blockDim.x >> 5;
     const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     float* q_s = smem + warp * a.d;

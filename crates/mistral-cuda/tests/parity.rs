@@ -1,8 +1,11 @@
 //! GPU parity: every case of the shared table (`mistral_core::cases::parity_cases`) on CUDA
 //! against the CPU reference, and the Hugging Face golden models end to end.
 //!
-//! These need an NVIDIA GPU; without one each test prints `skipped: no CUDA device` and returns
-//! (CI has none: they run from the GPU bundle, scripts/gpu/run.sh).
+//! On a machine with an NVIDIA driver they run on the GPU (scripts/gpu/run.sh). Without one (CI)
+//! they run on the CUDA emulator (crates/cuda-emu): the same host code and kernels, compiled as C++
+//! for the CPU, with the PTX instructions emulated from their definitions. That proves the kernels'
+//! indexing, fragment layouts, barriers and the launch code, not the speed or a real GPU's memory
+//! model. `MISTRAL_CUDA_EMU=0` turns the emulator off, `=1` forces it.
 //!
 //! Tolerances: `case.tolerance()` for every op. The tensor-core GEMM splits f32 activations into
 //! 3 bf16 / 2 f16 terms (kernels/gemm.cu), whose representation error (≤ 2^-27 resp. 2^-22 of |x|)
@@ -18,7 +21,12 @@ use mistral_model::Logits;
 use mistral_tests::fixtures::{goldens, load_model};
 
 fn backend() -> Option<CudaBackend> {
+    let device = cuda_emu::install();
     match CudaBackend::new(0) {
+        Ok(b) if device == cuda_emu::Device::Emulator => {
+            eprintln!("running on the CUDA emulator (CPU)");
+            Some(b)
+        }
         Ok(b) => Some(b),
         Err(e) => {
             eprintln!("skipped: no CUDA device ({e})");

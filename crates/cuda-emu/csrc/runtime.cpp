@@ -1,0 +1,471 @@
+// The emulator's execution model: every CUDA thread of a block is a fiber (ucontext) on the calling
+// OS thread; the scheduler runs each runnable fiber until it finishes or waits at a collective
+// operation (__syncthreads, a shuffle, ldmatrix, mma), which completes when every thread that must
+// take part has arrived. Blocks run one after another, launches one at a time (a global lock), so
+// `__shared__` can be a static. Deterministic: the same launch always interleaves the same way.
+#include "runtime.h"
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+
+uint3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+namespace emu {
+namespace {
+
+std::map<std::string, Kernel>& registry() {
+    static std::map<std::string, Kernel> r;
+    return r;
+}
+
+// ---- device memory ----
+std::mutex mem_mu;
+std::map<uintptr_t, size_t> allocations;  // start -> size
+size_t used_bytes = 0;
+
+size_t total_bytes() {
+    static size_t total = [] {
+        const char* env = getenv("CUDA_EMU_MEMORY_BYTES");
+        return env ? (size_t)strtoull(env, nullptr, 10) : (size_t)8 << 30;
+    }();
+    return total;
+}
+
+// ---- fibers ----
+constexpr size_t STACK_BYTES = 256 << 10;
+
+struct Copy {
+    void* dst;
+    const void* src;
+    u32 bytes;
+};
+
+enum class State { Runnable, Blocked, Done };
+enum class Wait { None, Barrier, Warp };
+
+struct Thread {
+    ucontext_t ctx;
+    State state = State::Runnable;
+    Wait wait = Wait::None;
+    u32 tid = 0;
+    u64 collectives = 0;  // collective operations this thread has entered (selects the warp buffer)
+    std::vector<Copy> open_group;
+    std::deque<std::vector<Copy>> groups;  // committed cp.async groups, oldest first
+};
+
+// Per-warp exchange area of a collective: two buffers used alternately, so a lane may enter the
+// next collective while slower lanes still read the result of the previous one.
+enum Kind : int { SHFL = 1, LDMATRIX = 2, MMA = 3 };
+constexpr int MAX_IN = 12, MAX_OUT = 4;
+struct Warp {
+    int arrived[2] = {0, 0};
+    int kind[2][32];
+    u32 in[2][32][MAX_IN];
+    u32 out[2][32][MAX_OUT];
+};
+
+struct Launch {
+    const Kernel* kernel = nullptr;
+    void** params = nullptr;
+    std::vector<Thread> threads;
+    std::vector<Warp> warps;
+    int live = 0, at_barrier = 0;
+    Thread* cur = nullptr;
+    ucontext_t sched;
+    std::string error;
+    std::vector<unsigned char> dyn_smem;  // + 16 bytes of alignment slack
+    unsigned char* dyn = nullptr;
+    size_t dyn_bytes = 0;
+};
+
+std::mutex launch_mu;
+Launch* L = nullptr;
+std::vector<void*> stacks;
+
+std::string where() {
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "kernel %s, block (%u,%u,%u)", L->kernel->name.c_str(), blockIdx.x,
+                     blockIdx.y, blockIdx.z);
+    if (L->cur) snprintf(buf + n, sizeof buf - n, ", thread %u", L->cur->tid);
+    return buf;
+}
+
+// Stops the launch from inside a fiber: records the error and never returns to the kernel.
+[[noreturn]] void fail(const std::string& msg) {
+    if (L->error.empty()) L->error = where() + ": " + msg;
+    Thread* t = L->cur;
+    t->state = State::Blocked;
+    swapcontext(&t->ctx, &L->sched);
+    abort();  // unreachable: a failed launch never resumes its fibers
+}
+
+void yield_blocked() {
+    Thread* t = L->cur;
+    t->state = State::Blocked;
+    swapcontext(&t->ctx, &L->sched);
+}
+
+void run_copies(std::vector<Copy>& g) {
+    for (const Copy& c : g) {
+        memcpy(c.dst, c.src, c.bytes);
+        memset((char*)c.dst + c.bytes, 0, 16 - c.bytes);
+    }
+    g.clear();
+}
+
+void release_barrier() {
+    for (Thread& t : L->threads)
+        if (t.wait == Wait::Barrier) { t.wait = Wait::None; t.state = State::Runnable; }
+    L->at_barrier = 0;
+}
+
+void fiber_main() {
+    Thread* t = L->cur;
+    L->kernel->fn(L->params);
+    // Copies never waited for still land before the kernel ends.
+    t->groups.push_back(std::move(t->open_group));
+    for (auto& g : t->groups) run_copies(g);
+    t->groups.clear();
+    t->state = State::Done;
+    L->live--;
+    // Exited threads no longer count at a barrier.
+    if (L->at_barrier > 0 && L->at_barrier == L->live) release_barrier();
+    // Returning switches to uc_link (the scheduler).
+}
+
+int warp_lanes(u32 w) { return (int)std::min<u32>(32, blockDim.x - 32 * w); }
+
+std::string describe_deadlock() {
+    std::string s = "deadlock: no thread can run (";
+    char buf[96];
+    snprintf(buf, sizeof buf, "%d of %d live threads at __syncthreads", L->at_barrier, L->live);
+    s += buf;
+    for (size_t w = 0; w < L->warps.size(); ++w)
+        for (int b = 0; b < 2; ++b)
+            if (L->warps[w].arrived[b]) {
+                snprintf(buf, sizeof buf, "; warp %zu: %d of %d lanes in a warp collective", w,
+                         L->warps[w].arrived[b], warp_lanes(w));
+                s += buf;
+            }
+    return s + "): a divergent barrier or shuffle, or a lane that exited before a warp collective";
+}
+
+// Runs one block to completion (or failure).
+void run_block() {
+    const u32 n = blockDim.x;
+    L->threads.assign(n, Thread{});
+    L->warps.assign((n + 31) / 32, Warp{});
+    L->live = (int)n;
+    L->at_barrier = 0;
+    if (L->dyn) memset(L->dyn, 0xff, L->dyn_bytes);  // shared memory starts undefined
+    while (stacks.size() < n) {
+        void* s = mmap(nullptr, STACK_BYTES + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s == MAP_FAILED) { L->error = "cannot map fiber stacks"; return; }
+        mprotect(s, 4096, PROT_NONE);  // guard page: a stack overflow faults instead of corrupting
+        stacks.push_back(s);
+    }
+    for (u32 i = 0; i < n; ++i) {
+        Thread& t = L->threads[i];
+        t.tid = i;
+        getcontext(&t.ctx);
+        t.ctx.uc_stack.ss_sp = (char*)stacks[i] + 4096;
+        t.ctx.uc_stack.ss_size = STACK_BYTES;
+        t.ctx.uc_link = &L->sched;
+        makecontext(&t.ctx, fiber_main, 0);
+    }
+    while (L->live > 0 && L->error.empty()) {
+        bool ran = false;
+        for (Thread& t : L->threads) {
+            if (t.state != State::Runnable) continue;
+            L->cur = &t;
+            threadIdx = uint3{t.tid, 0, 0};
+            swapcontext(&L->sched, &t.ctx);
+            ran = true;
+            if (!L->error.empty()) return;
+        }
+        if (!ran) {
+            L->cur = nullptr;
+            L->error = where() + ": " + describe_deadlock();
+        }
+    }
+}
+
+// Enters a warp collective of `kind`: deposits `in`, waits for the whole warp, returns this lane's
+// output row. `compute(in, out)` runs once, in the last lane to arrive, over all lanes' inputs.
+template <typename Compute>
+const u32* collective(Kind kind, const u32* in, int n_in, Compute compute) {
+    Thread* t = L->cur;
+    const u32 w = t->tid / 32, lane = t->tid % 32;
+    Warp& wp = L->warps[w];
+    const int b = (int)(t->collectives++ & 1);
+    wp.kind[b][lane] = kind;
+    memcpy(wp.in[b][lane], in, n_in * 4);
+    t->wait = Wait::Warp;
+    if (++wp.arrived[b] == warp_lanes(w)) {
+        for (int l = 0; l < warp_lanes(w); ++l)
+            if (wp.kind[b][l] != kind) fail("lanes of one warp are in different warp-wide instructions");
+        if (warp_lanes(w) != 32) fail("a warp-wide instruction in a partial warp (block size not a multiple of 32)");
+        compute(wp.in[b], wp.out[b]);
+        wp.arrived[b] = 0;
+        for (int l = 0; l < 32; ++l) {
+            Thread& o = L->threads[w * 32 + l];
+            if (&o != t) { o.wait = Wait::None; o.state = State::Runnable; }
+        }
+        t->wait = Wait::None;
+    } else {
+        yield_blocked();
+    }
+    return wp.out[b][lane];
+}
+
+u32 half_at(const void* row, int elem) {
+    u16 h;
+    memcpy(&h, (const char*)row + 2 * elem, 2);
+    return h;
+}
+
+float mma_elem(u32 bits16, MmaType t) {
+    return t == MmaType::bf16 ? __uint_as_float(bits16 << 16) : f16_to_f32((u16)bits16);
+}
+
+}  // namespace
+
+Registrar::Registrar(const char* name, Trampoline fn, int n_params, const size_t* sizes) {
+    registry()[name] = Kernel{name, fn, n_params, sizes};
+}
+
+const Kernel* find_kernel(const char* name) {
+    auto it = registry().find(name);
+    return it == registry().end() ? nullptr : &it->second;
+}
+
+void syncthreads() {
+    Thread* t = L->cur;
+    t->wait = Wait::Barrier;
+    if (++L->at_barrier == L->live) {
+        release_barrier();
+    } else {
+        yield_blocked();
+    }
+}
+
+u32 shfl(u32 mask, u32 v, int lane_or_xor, bool is_xor, int width) {
+    if (mask != 0xffffffffu) fail("shuffle with a partial mask (the kernels use full warps only)");
+    if (width != 32) fail("shuffle width other than 32");
+    const u32 in[3] = {v, (u32)lane_or_xor, is_xor ? 1u : 0u};
+    return collective(SHFL, in, 3, [](u32 (*i)[MAX_IN], u32 (*o)[MAX_OUT]) {
+        for (int l = 0; l < 32; ++l) {
+            const int src = i[l][2] ? (l ^ (int)i[l][1]) : (int)i[l][1];
+            // Out of range sources read the lane's own value (PTX shfl semantics for c = 0x1f).
+            o[l][0] = (src >= 0 && src < 32) ? i[src][0] : i[l][0];
+        }
+    })[0];
+}
+
+void ldmatrix_x4(u32 r[4], const void* smem, bool trans) {
+    if ((uintptr_t)smem % 16) fail("ldmatrix row address not 16-byte aligned");
+    const uintptr_t a = (uintptr_t)smem;
+    const u32 in[3] = {(u32)a, (u32)(a >> 32), trans ? 1u : 0u};
+    const u32* o = collective(LDMATRIX, in, 3, [](u32 (*i)[MAX_IN], u32 (*out)[MAX_OUT]) {
+        auto row = [&](int lane) { return (const void*)((uintptr_t)i[lane][0] | ((uintptr_t)i[lane][1] << 32)); };
+        // Matrix m's 8 rows come from lanes 8m..8m+7; lane l receives, of each matrix, the pair at
+        // (row l/4, cols 2(l%4), 2(l%4)+1), or with .trans the pair at (rows 2(l%4), 2(l%4)+1, col l/4).
+        for (int l = 0; l < 32; ++l)
+            for (int m = 0; m < 4; ++m) {
+                u32 lo, hi;
+                if (!i[l][2]) {
+                    lo = half_at(row(8 * m + l / 4), 2 * (l % 4));
+                    hi = half_at(row(8 * m + l / 4), 2 * (l % 4) + 1);
+                } else {
+                    lo = half_at(row(8 * m + 2 * (l % 4)), l / 4);
+                    hi = half_at(row(8 * m + 2 * (l % 4) + 1), l / 4);
+                }
+                out[l][m] = lo | (hi << 16);
+            }
+    });
+    memcpy(r, o, 16);
+}
+
+void mma_m16n8k16(float d[4], const u32 a[4], u32 b0, u32 b1, MmaType type) {
+    u32 in[11];
+    memcpy(in, a, 16);
+    in[4] = b0;
+    in[5] = b1;
+    memcpy(in + 6, d, 16);
+    in[10] = (u32)type;
+    const u32* o = collective(MMA, in, 11, [](u32 (*i)[MAX_IN], u32 (*out)[MAX_OUT]) {
+        for (int l = 1; l < 32; ++l)
+            if (i[l][10] != i[0][10]) fail("mma lanes disagree on the element type");
+        const MmaType t = (MmaType)i[0][10];
+        // Fragment layouts of mma.m16n8k16 (PTX ISA), g = lane / 4, c = lane % 4:
+        //   A (16x16, row): a0 = A[g][2c..2c+1], a1 = A[g+8][2c..], a2 = A[g][2c+8..], a3 = A[g+8][2c+8..]
+        //   B (16x8, col):  b0 = B[2c..2c+1][g], b1 = B[2c+8..2c+9][g]
+        //   C/D (16x8):     c0,c1 = C[g][2c..2c+1], c2,c3 = C[g+8][2c..2c+1]
+        float A[16][16], B[16][8], C[16][8];
+        for (int l = 0; l < 32; ++l) {
+            const int g = l / 4, c = l % 4;
+            for (int e = 0; e < 2; ++e) {
+                auto h = [&](u32 w) { return mma_elem(e ? w >> 16 : w & 0xffff, t); };
+                A[g][2 * c + e] = h(i[l][0]);
+                A[g + 8][2 * c + e] = h(i[l][1]);
+                A[g][2 * c + 8 + e] = h(i[l][2]);
+                A[g + 8][2 * c + 8 + e] = h(i[l][3]);
+                B[2 * c + e][g] = h(i[l][4]);
+                B[2 * c + 8 + e][g] = h(i[l][5]);
+                C[g][2 * c + e] = __uint_as_float(i[l][6 + e]);
+                C[g + 8][2 * c + e] = __uint_as_float(i[l][8 + e]);
+            }
+        }
+        // Products of 16-bit values are exact in double; one rounding to f32 at the end.
+        for (int l = 0; l < 32; ++l) {
+            const int g = l / 4, c = l % 4;
+            for (int e = 0; e < 4; ++e) {
+                const int row = g + (e >> 1) * 8, col = 2 * c + (e & 1);
+                double s = C[row][col];
+                for (int k = 0; k < 16; ++k) s += (double)A[row][k] * (double)B[k][col];
+                out[l][e] = __float_as_uint((float)s);
+            }
+        }
+    });
+    memcpy(d, o, 16);
+}
+
+void check_access(const void* p, size_t bytes, size_t align, const char* what) {
+    if ((uintptr_t)p % align) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s: address %p is not %zu-byte aligned", what, p, align);
+        fail(buf);
+    }
+    if (!in_device_memory(p, bytes)) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s: %zu bytes at %p are outside every device allocation", what, bytes, p);
+        fail(buf);
+    }
+}
+
+void cp_async(void* smem, const void* gmem, u32 src_bytes) {
+    if ((uintptr_t)smem % 16) fail("cp.async: shared address not 16-byte aligned");
+    if (src_bytes) check_access(gmem, src_bytes, 16, "cp.async");
+    L->cur->open_group.push_back(Copy{smem, gmem, src_bytes});
+}
+
+void cp_async_commit() {
+    Thread* t = L->cur;
+    t->groups.push_back(std::move(t->open_group));
+    t->open_group.clear();
+}
+
+void cp_async_wait(int n) {
+    Thread* t = L->cur;
+    while ((int)t->groups.size() > n) {
+        run_copies(t->groups.front());
+        t->groups.pop_front();
+    }
+}
+
+void* dynamic_smem() {
+    if (!L->dyn) fail("dynamic shared memory used but the launch asked for 0 bytes");
+    return L->dyn;
+}
+
+float f16_to_f32(u16 h) {
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
+u16 f32_to_f16(float f) {
+    const _Float16 v = (_Float16)f;  // IEEE round to nearest even, overflow to infinity
+    u16 h;
+    memcpy(&h, &v, 2);
+    return h;
+}
+u16 f32_to_bf16(float f) {
+    u32 b = __float_as_uint(f);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return 0x7fff;  // NaN: PTX's canonical bf16 NaN
+    b += 0x7fffu + ((b >> 16) & 1);                       // round to nearest even
+    return (u16)(b >> 16);
+}
+
+std::string launch(const Kernel& k, dim3 grid, dim3 block, u32 smem_bytes, void** params) {
+    std::lock_guard<std::mutex> lock(launch_mu);
+    if (block.x == 0 || block.x > 1024 || block.y != 1 || block.z != 1)
+        return "kernel " + k.name + ": block must be (1..1024, 1, 1) in the emulator";
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535)
+        return "kernel " + k.name + ": invalid grid";
+    if (smem_bytes > 227 * 1024) return "kernel " + k.name + ": more than 227 KiB of dynamic shared memory";
+    // Copy the arguments, as the driver does at launch.
+    std::vector<std::vector<unsigned char>> values(k.n_params);
+    std::vector<void*> ptrs(k.n_params);
+    for (int i = 0; i < k.n_params; ++i) {
+        values[i].resize(k.param_sizes[i] + 16);
+        void* aligned = (void*)(((uintptr_t)values[i].data() + 15) & ~(uintptr_t)15);
+        memcpy(aligned, params[i], k.param_sizes[i]);
+        ptrs[i] = aligned;
+    }
+    Launch launch_state;
+    L = &launch_state;
+    L->kernel = &k;
+    L->params = ptrs.data();
+    if (smem_bytes) {
+        L->dyn_smem.resize(smem_bytes + 16);
+        L->dyn = (unsigned char*)(((uintptr_t)L->dyn_smem.data() + 15) & ~(uintptr_t)15);
+        L->dyn_bytes = smem_bytes;
+    }
+    gridDim = grid;
+    blockDim = block;
+    for (u32 z = 0; z < grid.z && L->error.empty(); ++z)
+        for (u32 y = 0; y < grid.y && L->error.empty(); ++y)
+            for (u32 x = 0; x < grid.x && L->error.empty(); ++x) {
+                blockIdx = uint3{x, y, z};
+                run_block();
+            }
+    std::string err = L->error;
+    L = nullptr;
+    return err;
+}
+
+void* device_alloc(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mem_mu);
+    const size_t rounded = (bytes + 255) / 256 * 256;
+    if (used_bytes + rounded > total_bytes()) return nullptr;
+    void* p = aligned_alloc(256, rounded ? rounded : 256);
+    if (!p) return nullptr;
+    memset(p, 0xff, rounded);
+    allocations[(uintptr_t)p] = bytes;
+    used_bytes += rounded;
+    return p;
+}
+
+bool device_free(void* p) {
+    std::lock_guard<std::mutex> lock(mem_mu);
+    auto it = allocations.find((uintptr_t)p);
+    if (it == allocations.end()) return false;
+    used_bytes -= (it->second + 255) / 256 * 256;
+    allocations.erase(it);
+    free(p);
+    return true;
+}
+
+size_t device_used() {
+    std::lock_guard<std::mutex> lock(mem_mu);
+    return used_bytes;
+}
+
+size_t device_total() { return total_bytes(); }
+
+bool in_device_memory(const void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mem_mu);
+    const uintptr_t a = (uintptr_t)p;
+    auto it = allocations.upper_bound(a);
+    if (it == allocations.begin()) return false;
+    --it;
+    return a >= it->first && a + bytes <= it->first + it->second;
+}
+
+}  // namespace emu
