@@ -1,4 +1,4 @@
-// The emulator's execution model: every CUDA thread of a block is a fiber (ucontext) on the calling
+// The emulator's execution model: every CUDA thread of a block is a fiber on the calling
 // OS thread; the scheduler runs each runnable fiber until it finishes or waits at a collective
 // operation (__syncthreads, a shuffle, ldmatrix, mma), which completes when every thread that must
 // take part has arrived. Blocks run one after another, launches one at a time (a global lock), so
@@ -40,6 +40,61 @@ size_t total_bytes() {
 // ---- fibers ----
 constexpr size_t STACK_BYTES = 256 << 10;
 
+// A fiber's saved context. On x86-64 a switch saves the callee-saved registers on the old stack and
+// swaps stack pointers (a few nanoseconds; swapcontext makes a system call per switch to save the
+// signal mask, which dominated the run time). Elsewhere ucontext does it.
+#if defined(__x86_64__)
+extern "C" void emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+    .text
+    .globl emu_switch
+    .hidden emu_switch
+    .type emu_switch, @function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch, .-emu_switch
+)");
+struct Context {
+    void* sp = nullptr;
+};
+void switch_to(Context& from, Context& to) { emu_switch(&from.sp, to.sp); }
+// A fresh context that starts in `entry` on the stack [base, base + size).
+void make_context(Context& c, void* base, size_t size, void (*entry)()) {
+    uintptr_t top = ((uintptr_t)base + size) & ~(uintptr_t)15;
+    void** sp = (void**)top;
+    *--sp = nullptr;           // keeps rsp ≡ 8 (mod 16) at entry, as after a call
+    *--sp = (void*)entry;      // popped by `ret`
+    for (int i = 0; i < 6; ++i) *--sp = nullptr;  // rbp rbx r12 r13 r14 r15
+    c.sp = sp;
+}
+#else
+struct Context {
+    ucontext_t uc;
+};
+void switch_to(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+void make_context(Context& c, void* base, size_t size, void (*entry)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = base;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;  // fibers never return: they switch back to the scheduler
+    makecontext(&c.uc, entry, 0);
+}
+#endif
+
 struct Copy {
     void* dst;
     const void* src;
@@ -50,7 +105,7 @@ enum class State { Runnable, Blocked, Done };
 enum class Wait { None, Barrier, Warp };
 
 struct Thread {
-    ucontext_t ctx;
+    Context ctx;
     State state = State::Runnable;
     Wait wait = Wait::None;
     u32 tid = 0;
@@ -77,7 +132,7 @@ struct Launch {
     std::vector<Warp> warps;
     int live = 0, at_barrier = 0;
     Thread* cur = nullptr;
-    ucontext_t sched;
+    Context sched;
     std::string error;
     std::vector<unsigned char> dyn_smem;  // + 16 bytes of alignment slack
     unsigned char* dyn = nullptr;
@@ -101,14 +156,14 @@ std::string where() {
     if (L->error.empty()) L->error = where() + ": " + msg;
     Thread* t = L->cur;
     t->state = State::Blocked;
-    swapcontext(&t->ctx, &L->sched);
+    switch_to(t->ctx, L->sched);
     abort();  // unreachable: a failed launch never resumes its fibers
 }
 
 void yield_blocked() {
     Thread* t = L->cur;
     t->state = State::Blocked;
-    swapcontext(&t->ctx, &L->sched);
+    switch_to(t->ctx, L->sched);
 }
 
 void run_copies(std::vector<Copy>& g) {
@@ -136,7 +191,8 @@ void fiber_main() {
     L->live--;
     // Exited threads no longer count at a barrier.
     if (L->at_barrier > 0 && L->at_barrier == L->live) release_barrier();
-    // Returning switches to uc_link (the scheduler).
+    switch_to(t->ctx, L->sched);  // never resumed
+    abort();
 }
 
 int warp_lanes(u32 w) { return (int)std::min<u32>(32, blockDim.x - 32 * w); }
@@ -173,11 +229,7 @@ void run_block() {
     for (u32 i = 0; i < n; ++i) {
         Thread& t = L->threads[i];
         t.tid = i;
-        getcontext(&t.ctx);
-        t.ctx.uc_stack.ss_sp = (char*)stacks[i] + 4096;
-        t.ctx.uc_stack.ss_size = STACK_BYTES;
-        t.ctx.uc_link = &L->sched;
-        makecontext(&t.ctx, fiber_main, 0);
+        make_context(t.ctx, (char*)stacks[i] + 4096, STACK_BYTES, fiber_main);
     }
     while (L->live > 0 && L->error.empty()) {
         bool ran = false;
@@ -185,7 +237,7 @@ void run_block() {
             if (t.state != State::Runnable) continue;
             L->cur = &t;
             threadIdx = uint3{t.tid, 0, 0};
-            swapcontext(&L->sched, &t.ctx);
+            switch_to(L->sched, t.ctx);
             ran = true;
             if (!L->error.empty()) return;
         }
