@@ -360,6 +360,15 @@ pub fn parity_cases() -> Vec<Case> {
     // (flash-decoding) paths of the GPU backends with their combine pass.
     ops.push(attn(1, 300, 8, 2, 128, 256));
     ops.push(attn(3, 500, 4, 1, 64, 300));
+    // Edges of the query-tiled prefill kernels (CUDA tensor cores: 64 (query, head) rows and 32
+    // keys per tile): three query tiles, the last partial, with a window of 40 that cuts key tiles
+    // and a wrapped cache; GQA 3 (rows of a tile left over) with head_dim 48 and tiles of keys
+    // wholly outside later queries' windows; MHA with head_dim 16; and a block after 300 cached
+    // keys (nine key tiles).
+    ops.push(attn(37, 100, 8, 2, 128, 40));
+    ops.push(attn(70, 0, 6, 2, 48, 50));
+    ops.push(attn(9, 30, 4, 4, 16, 24));
+    ops.push(attn(20, 300, 8, 2, 128, 256));
     ops.push(Op::Swiglu { len: 1 });
     ops.push(Op::Swiglu { len: 14337 });
     ops.push(Op::Add { len: 4097 });
