@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -188,6 +189,112 @@ API cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     last_launch_error = "cuda-emu: " + err;
     fprintf(stderr, "%s\n", last_launch_error.c_str());
     return LAUNCH_FAILED;
+}
+
+// cuFuncGetParamInfo: sizes from the kernel's C signature (offsets as packed by the driver ABI:
+// each parameter aligned to its size, at most 8).
+API cuFuncGetParamInfo(void* f, size_t index, size_t* offset, size_t* size) {
+    if (!f) return INVALID_HANDLE;
+    const emu::Kernel& k = *((Function*)f)->kernel;
+    if (index >= (size_t)k.n_params) return INVALID_VALUE;
+    size_t off = 0;
+    for (size_t i = 0; i <= index; ++i) {
+        const size_t a = k.param_sizes[i] >= 8 ? 8 : k.param_sizes[i];
+        off = (off + a - 1) / a * a;
+        if (i < index) off += k.param_sizes[i];
+    }
+    *offset = off;
+    *size = k.param_sizes[index];
+    return SUCCESS;
+}
+
+// Graphs of kernel nodes: nodes run in the order they were added (each depends on the previous in
+// this workspace; a dependency on a node not yet added is refused). An executable graph holds its
+// own copy of every node's arguments, updated by cuGraphExecKernelNodeSetParams, as in CUDA.
+struct KernelNodeParams {  // CUDA_KERNEL_NODE_PARAMS_v2
+    void* func;
+    unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+    void** kernelParams;
+    void** extra;
+    void* kern;
+    void* ctx;
+};
+struct Node {
+    const emu::Kernel* kernel;
+    dim3 grid, block;
+    unsigned smem;
+    std::vector<std::vector<unsigned char>> args;
+};
+struct Graph {
+    std::vector<Node*> nodes;
+    ~Graph() { for (Node* n : nodes) delete n; }
+};
+struct GraphExec {
+    std::vector<Node*> keys;  // the graph's node handles, for SetParams
+    std::vector<Node> nodes;
+};
+
+static CUresult fill_node(Node& n, const KernelNodeParams* p) {
+    if (!p || !p->func || p->extra || !p->kernelParams) return INVALID_VALUE;
+    n.kernel = ((Function*)p->func)->kernel;
+    n.grid = dim3{p->gridDimX, p->gridDimY, p->gridDimZ};
+    n.block = dim3{p->blockDimX, p->blockDimY, p->blockDimZ};
+    n.smem = p->sharedMemBytes;
+    n.args.assign(n.kernel->n_params, {});
+    for (int i = 0; i < n.kernel->n_params; ++i) {
+        const unsigned char* v = (const unsigned char*)p->kernelParams[i];
+        n.args[i].assign(v, v + n.kernel->param_sizes[i]);
+    }
+    return SUCCESS;
+}
+
+API cuGraphCreate(void** g, unsigned) { *g = new Graph{}; return SUCCESS; }
+API cuGraphDestroy(void* g) { delete (Graph*)g; return SUCCESS; }
+API cuGraphAddKernelNode_v2(void** node, void* graph, void* const* deps, size_t n_deps,
+                            const KernelNodeParams* p) {
+    Graph* g = (Graph*)graph;
+    for (size_t i = 0; i < n_deps; ++i)
+        if (std::find(g->nodes.begin(), g->nodes.end(), (Node*)deps[i]) == g->nodes.end()) return INVALID_VALUE;
+    Node* n = new Node{};
+    if (CUresult r = fill_node(*n, p)) { delete n; return r; }
+    g->nodes.push_back(n);
+    *node = n;
+    return SUCCESS;
+}
+API cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
+    Graph* g = (Graph*)graph;
+    GraphExec* e = new GraphExec{};
+    e->keys = g->nodes;
+    for (Node* n : g->nodes) e->nodes.push_back(*n);
+    *exec = e;
+    return SUCCESS;
+}
+API cuGraphExecDestroy(void* e) { delete (GraphExec*)e; return SUCCESS; }
+API cuGraphExecKernelNodeSetParams_v2(void* exec, void* node, const KernelNodeParams* p) {
+    GraphExec* e = (GraphExec*)exec;
+    auto it = std::find(e->keys.begin(), e->keys.end(), (Node*)node);
+    if (it == e->keys.end()) return INVALID_VALUE;
+    Node& n = e->nodes[it - e->keys.begin()];
+    Node updated;
+    if (CUresult r = fill_node(updated, p)) return r;
+    if (updated.kernel != n.kernel) return INVALID_VALUE;  // CUDA: the function may not change
+    n = std::move(updated);
+    return SUCCESS;
+}
+API cuGraphLaunch(void* exec, void* stream) {
+    (void)stream;
+    for (Node& n : ((GraphExec*)exec)->nodes) {
+        std::vector<void*> ptrs;
+        for (auto& a : n.args) ptrs.push_back(a.data());
+        const std::string err = emu::launch(*n.kernel, n.grid, n.block, n.smem, ptrs.data());
+        if (!err.empty()) {
+            std::lock_guard<std::mutex> lock(err_mu);
+            last_launch_error = "cuda-emu: (graph) " + err;
+            fprintf(stderr, "%s\n", last_launch_error.c_str());
+            return LAUNCH_FAILED;
+        }
+    }
+    return SUCCESS;
 }
 
 API cuEventCreate(void** e, unsigned) { *e = new Event{}; return SUCCESS; }

@@ -9,6 +9,7 @@ use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream, Dri
 use cudarc::nvrtc::Ptx;
 use mistral_core::{Error, Result};
 
+use crate::graph::{GraphStats, Recorder};
 use crate::kernels::KernelFile;
 use crate::{cache, nvrtc};
 
@@ -21,7 +22,7 @@ pub(crate) fn drv(what: &str) -> impl FnOnce(DriverError) -> Error + '_ {
 }
 
 /// Launch geometry of one kernel.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Grid {
     pub grid: (u32, u32, u32),
     pub block: u32,
@@ -46,6 +47,8 @@ pub(crate) struct Device {
     pub name: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     funcs: Mutex<HashMap<&'static str, CudaFunction>>,
+    /// Records single-token steps to replay them as CUDA graphs (see graph.rs).
+    rec: Mutex<Recorder>,
 }
 
 impl Device {
@@ -72,6 +75,11 @@ impl Device {
         // event tracking is not needed (and would add an event per launch).
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
+        // Graph node updates need cuFuncGetParamInfo (driver 12.4+); MISTRAL_CUDA_GRAPHS=0 opts out.
+        let mut driver = 0;
+        // SAFETY: an out-pointer; the driver is loaded (checked by the caller).
+        unsafe { sys::cuDriverGetVersion(&mut driver) };
+        let graphs = driver >= 12040 && std::env::var("MISTRAL_CUDA_GRAPHS").as_deref() != Ok("0");
         Ok(Device {
             arch: (major * 10 + minor) as u32,
             name,
@@ -79,7 +87,40 @@ impl Device {
             stream,
             modules: Mutex::new(HashMap::new()),
             funcs: Mutex::new(HashMap::new()),
+            rec: Mutex::new(Recorder::new(graphs)),
         })
+    }
+
+    /// Starts recording a single-token step for graph replay (when graphs are on).
+    pub fn begin_step(&self) -> Result<()> {
+        self.flush()?;
+        self.rec.lock().expect("recorder lock").begin();
+        Ok(())
+    }
+
+    /// Issues whatever a step recorded. Every operation other than a kernel launch (allocation,
+    /// copy, synchronisation) calls this first, so recorded kernels keep their stream order.
+    pub fn flush(&self) -> Result<()> {
+        let mut rec = self.rec.lock().expect("recorder lock");
+        if !rec.is_recording() {
+            return Ok(());
+        }
+        self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
+        rec.flush(&self.stream)
+    }
+
+    pub fn graph_stats(&self) -> GraphStats {
+        self.rec.lock().expect("recorder lock").stats
+    }
+
+    pub fn graphs_enabled(&self) -> bool {
+        self.rec.lock().expect("recorder lock").enabled()
+    }
+
+    pub fn set_graphs(&self, on: bool) -> Result<()> {
+        self.flush()?;
+        self.rec.lock().expect("recorder lock").set_enabled(on);
+        Ok(())
     }
 
     /// The entry point `entry` of `file`, compiling and loading the file on first use.
@@ -123,6 +164,13 @@ impl Device {
         args: &mut [*mut c_void],
     ) -> Result<()> {
         let f = self.func(file, entry)?;
+        {
+            let mut rec = self.rec.lock().expect("recorder lock");
+            if rec.is_recording() {
+                // SAFETY: forwarded from the caller's contract.
+                return unsafe { rec.record(f, entry, grid, args) };
+            }
+        }
         // The driver's current context is per thread; the backend may be used from several.
         self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
         // SAFETY: forwarded from the caller's contract; the function belongs to this context.
@@ -141,6 +189,7 @@ impl Device {
 
     /// Fails with a clear out-of-memory error if `bytes` more do not fit in free device memory.
     pub fn check_free(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        self.flush()?;
         let (free, _total) = self.ctx.mem_get_info().map_err(drv("cuMemGetInfo"))?;
         if bytes > free as u64 {
             return Err(Error::OutOfMemory {

@@ -13,6 +13,7 @@
 
 pub mod cache;
 mod device;
+mod graph;
 pub mod kernels;
 pub mod nvrtc;
 mod ops;
@@ -27,6 +28,7 @@ use mistral_core::{Backend, DType, Error, HostTensor, Result};
 
 pub use device::driver_present;
 use device::{drv, Device};
+pub use graph::GraphStats;
 pub use tensor::CudaTensor;
 
 /// The message of the no-driver error.
@@ -69,6 +71,22 @@ impl CudaBackend {
         self.dev.check_free(bytes, || what.to_string())
     }
 
+    /// What the CUDA-graph recorder of decode steps has done so far (see `graph.rs`).
+    pub fn graph_stats(&self) -> GraphStats {
+        self.dev.graph_stats()
+    }
+
+    /// Whether single-token steps are replayed as CUDA graphs (on by default with a 12.4+
+    /// driver; `MISTRAL_CUDA_GRAPHS=0` turns it off).
+    pub fn graphs_enabled(&self) -> bool {
+        self.dev.graphs_enabled()
+    }
+
+    /// Turns graph replay of single-token steps on or off (e.g. to measure what it saves).
+    pub fn set_graphs(&self, on: bool) -> Result<()> {
+        self.dev.set_graphs(on)
+    }
+
     /// Compiles and loads every kernel now instead of at first use (e.g. before timing).
     pub fn warm_up(&self) -> Result<()> {
         for f in kernels::ALL {
@@ -92,12 +110,15 @@ impl CudaBackend {
         let key = (p.theta.to_bits(), p.head_dim);
         let table = match map.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                self.dev
-                    .stream
-                    .clone_htod(&p.inv_freq())
-                    .map_err(drv("rope inv_freq upload"))?,
-            ),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.dev.flush()?; // a copy: recorded kernels go first
+                e.insert(
+                    self.dev
+                        .stream
+                        .clone_htod(&p.inv_freq())
+                        .map_err(drv("rope inv_freq upload"))?,
+                )
+            }
         };
         let ptr = table.device_ptr(&self.dev.stream).0;
         Ok(ptr)
@@ -109,6 +130,7 @@ impl CudaBackend {
         }
         let mut slot = self.attn_scratch.lock().expect("scratch lock");
         if slot.as_ref().is_none_or(|s| s.len() < floats) {
+            self.dev.flush()?;
             let s = self
                 .dev
                 .stream
@@ -171,6 +193,7 @@ impl Backend for CudaBackend {
     }
 
     fn download_f32(&self, t: &CudaTensor) -> Result<Vec<f32>> {
+        self.dev.flush()?;
         let n = t.len * t.dtype.size();
         let mut host = vec![0u8; n];
         if n > 0 {
@@ -186,6 +209,7 @@ impl Backend for CudaBackend {
     }
 
     fn synchronize(&self) -> Result<()> {
+        self.dev.flush()?;
         self.dev.stream.synchronize().map_err(drv("synchronize"))
     }
 

@@ -149,6 +149,11 @@ impl<B: Backend> Model<B> {
         self.opts
     }
 
+    /// The backend the model runs on.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
     /// The backend's name.
     pub fn backend_name(&self) -> String {
         self.backend.name()

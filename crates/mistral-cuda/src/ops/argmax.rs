@@ -22,6 +22,7 @@ pub fn argmax(dev: &Device, x: &CudaTensor, rows: usize, cols: usize) -> Result<
         return Ok(Vec::new());
     }
     let s = &dev.stream;
+    dev.flush()?;
     let ids = s.alloc_zeros::<u32>(rows).map_err(drv("argmax ids"))?;
     let (px, pi) = (x.ptr(s), {
         use cudarc::driver::DevicePtr;

@@ -35,6 +35,10 @@ pub fn embedding(
         DType::BF16 => "embedding_bf16",
     };
     let h = u32_of("embedding", "hidden", hidden)?;
+    if tokens.len() == 1 {
+        // A decode step begins: record it for graph replay (graph.rs).
+        dev.begin_step()?;
+    }
     let s = &dev.stream;
     let pt = table.ptr(s);
     for (c, chunk) in tokens.chunks(MAX_TOKENS).enumerate() {
