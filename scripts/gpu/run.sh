@@ -46,6 +46,11 @@ done
 timeout 240 bundle/mistral-bench --quick --json bundle/logs/bench.json >bundle/logs/bench.md 2>bundle/logs/bench.err
 echo "mistral-bench --quick: rc=$? (table: bundle/logs/bench.md, JSON: bundle/logs/bench.json)"
 cat bundle/logs/bench.md
+# What CUDA graphs save: the decode rows again with graph replay off (crates/mistral-cuda/src/graph.rs).
+MISTRAL_CUDA_GRAPHS=0 timeout 120 bundle/mistral-bench --quick --backend cuda --filter "e2e/decode" \
+  >bundle/logs/bench-nographs.md 2>bundle/logs/bench-nographs.err
+echo "mistral-bench decode without CUDA graphs: rc=$?"
+cat bundle/logs/bench-nographs.md
 
 echo
 echo "== failures and benchmark lines (full logs in bundle/logs/) =="
