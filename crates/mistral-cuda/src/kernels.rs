@@ -54,6 +54,10 @@ pub const GEMM: KernelFile = kernel!(
     ]
 );
 pub const ATTENTION: KernelFile = kernel!("attention.cu", ["attn_f32", "attn_combine_f32"]);
+pub const ATTENTION_PREFILL: KernelFile = kernel!(
+    "attention_prefill.cu",
+    ["attn_split_kv_f32", "attn_prefill_f32"]
+);
 pub const ARGMAX: KernelFile = kernel!("argmax.cu", ["argmax_f32"]);
 
 /// Every kernel file (the compile test walks this list).
@@ -65,6 +69,7 @@ pub const ALL: &[KernelFile] = &[
     GEMV,
     GEMM,
     ATTENTION,
+    ATTENTION_PREFILL,
     ARGMAX,
 ];
 

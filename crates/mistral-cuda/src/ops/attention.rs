@@ -2,7 +2,7 @@ use cudarc::driver::DeviceRepr;
 use mistral_core::ops::AttentionParams;
 use mistral_core::{Error, Result};
 
-use super::{u32_of, want_f32};
+use super::{attention_prefill, u32_of, want_f32};
 use crate::device::{arg, Device, Grid};
 use crate::kernels::ATTENTION;
 use crate::CudaTensor;
@@ -38,12 +38,27 @@ const MAX_HEAD_DIM: usize = 128;
 /// Largest split count of flash-decoding.
 const MAX_SPLITS: usize = 32;
 
-/// How the work is cut: `(queries per block, key splits)`.
-///
-/// Prefill: up to 16 warps per block, one per (query, query head of the KV head), one split.
-/// Decode-sized blocks (n <= 4): few queries cannot fill the GPU, so the keys are split into
-/// chunks of about 128 (flash-decoding), up to 32, merged by `attn_combine_f32`.
-pub(crate) fn plan(p: &AttentionParams) -> (usize, usize) {
+/// Which kernel runs a call, and how its work is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Tensor-core FlashAttention-2 (`attn_split_kv_f32` + `attn_prefill_f32`).
+    Prefill,
+    /// `attn_f32` with `qb` queries per block and the keys cut into `splits` (merged by
+    /// `attn_combine_f32` when more than one).
+    Simt { qb: usize, splits: usize },
+}
+
+/// The kernel choice, in one place:
+/// - Prefill blocks (n > 4) whose shapes the tensor-core kernel takes (head_dim % 16 == 0,
+///   head_dim <= 128, group <= 64): `Plan::Prefill`.
+/// - Other prefill blocks: `attn_f32` with up to 16 warps per block, one per (query, query head
+///   of the KV head), one split.
+/// - Decode-sized blocks (n <= 4): few queries cannot fill the GPU, so the keys are split into
+///   chunks of about 128 (flash-decoding), up to 32, merged by `attn_combine_f32`.
+pub(crate) fn plan(p: &AttentionParams) -> Plan {
+    if p.n > 4 && attention_prefill::supports(p) {
+        return Plan::Prefill;
+    }
     let group = p.n_heads / p.n_kv_heads;
     let qb = (16 / group).clamp(1, p.n.max(1));
     let keys = p.window.min(p.start_pos + p.n);
@@ -52,21 +67,21 @@ pub(crate) fn plan(p: &AttentionParams) -> (usize, usize) {
     } else {
         1
     };
-    (qb, splits)
+    Plan::Simt { qb, splits }
 }
 
-/// Floats of scratch the split path needs: `[n, n_heads, splits, head_dim + 2]`.
+/// Floats of scratch a call needs: the f16 pieces of the visible keys for `Plan::Prefill`,
+/// `[n, n_heads, splits, head_dim + 2]` partial results for split `attn_f32`, else none.
 pub(crate) fn scratch_len(p: &AttentionParams) -> usize {
-    let (_, splits) = plan(p);
-    if splits == 1 {
-        0
-    } else {
-        p.n * p.n_heads * splits * (p.head_dim + 2)
+    match plan(p) {
+        Plan::Prefill => attention_prefill::scratch_len(p),
+        Plan::Simt { splits: 1, .. } => 0,
+        Plan::Simt { splits, .. } => p.n * p.n_heads * splits * (p.head_dim + 2),
     }
 }
 
-/// Sliding-window GQA attention (kernels `attn_f32` and, when split, `attn_combine_f32`).
-/// `part` is a scratch buffer of at least [`scratch_len`] floats (0 when not split).
+/// Sliding-window GQA attention: the kernels [`plan`] picks. `part` is a scratch buffer of at
+/// least [`scratch_len`] floats (0 when that is 0).
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     dev: &Device,
@@ -99,8 +114,22 @@ pub fn attention(
     if p.n == 0 || p.n_heads == 0 {
         return Ok(());
     }
+    // Positions below 2^31 keep the kernels' position arithmetic (j + window) in u32.
+    let last = u32_of("attention", "last position", p.start_pos + p.n)?;
+    if last >= 1 << 31 {
+        return Err(Error::Unsupported(format!(
+            "attention: position {last} exceeds 2^31"
+        )));
+    }
+    let (qb, splits) = match plan(p) {
+        Plan::Prefill => {
+            return attention_prefill::attention_prefill(
+                dev, q, k_new, v_new, k_cache, v_cache, out, part, p,
+            )
+        }
+        Plan::Simt { qb, splits } => (qb, splits),
+    };
     let group = p.n_heads / p.n_kv_heads;
-    let (qb, splits) = plan(p);
     let warps = qb * group;
     let shared = (warps * p.head_dim + 32 * (2 * p.head_dim + 1)) * 4;
     if warps > 32 || shared > 48 * 1024 {
@@ -108,13 +137,6 @@ pub fn attention(
             "attention: {group} query heads per KV head with head_dim {} need {shared} bytes of \
              shared memory per block (limit 48 KiB)",
             p.head_dim
-        )));
-    }
-    // A window longer than every position is the same as that length (keeps j + window in u32).
-    let last = u32_of("attention", "last position", p.start_pos + p.n)?;
-    if last >= 1 << 31 {
-        return Err(Error::Unsupported(format!(
-            "attention: position {last} exceeds 2^31"
         )));
     }
     let s = &dev.stream;
@@ -131,6 +153,7 @@ pub fn attention(
         n_heads: u32_of("attention", "n_heads", p.n_heads)?,
         n_kv: p.n_kv_heads as u32,
         d: p.head_dim as u32,
+        // A window longer than every position is the same as that length (fits u32).
         window: p.window.min(p.start_pos + p.n) as u32,
         slots: u32_of("attention", "slots", p.slots)?,
         splits: splits as u32,
@@ -182,8 +205,20 @@ mod tests {
             window: 4096,
             slots: 4096,
         };
-        assert_eq!(plan(&p), (1, 32));
-        assert_eq!(plan(&AttentionParams { n: 512, ..p }), (4, 1));
-        assert_eq!(plan(&AttentionParams { start_pos: 3, ..p }), (1, 1));
+        assert_eq!(plan(&p), Plan::Simt { qb: 1, splits: 32 });
+        assert_eq!(plan(&AttentionParams { n: 512, ..p }), Plan::Prefill);
+        assert_eq!(
+            plan(&AttentionParams { start_pos: 3, ..p }),
+            Plan::Simt { qb: 1, splits: 1 }
+        );
+        // Prefill shapes the tensor-core kernel does not take stay on attn_f32, unsplit.
+        assert_eq!(
+            plan(&AttentionParams {
+                n: 512,
+                head_dim: 8,
+                ..p
+            }),
+            Plan::Simt { qb: 4, splits: 1 }
+        );
     }
 }

@@ -3,6 +3,7 @@
 pub mod add;
 pub mod argmax;
 pub mod attention;
+pub mod attention_prefill;
 pub mod copy;
 pub mod embedding;
 pub mod matmul;
