@@ -1,6 +1,6 @@
 // A fake libcuda: the subset of the CUDA driver API that cudarc calls for this workspace, backed by
 // host memory and the CPU launcher (runtime.cpp). One device, "CUDA emulator (CPU)", compute
-// capability 8.0. Every stream operation runs to completion before the call returns (which is one
+// capability 8.0 and 8 GiB (CUDA_EMU_COMPUTE_CAPABILITY and CUDA_EMU_MEMORY_BYTES change them). Every stream operation runs to completion before the call returns (which is one
 // legal schedule of CUDA's asynchronous semantics). Device pointers are host pointers.
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +42,12 @@ std::string last_launch_error;
 
 CUresult check_dev(CUdevice d) { return d == 0 ? SUCCESS : INVALID_DEVICE; }
 
+// 80 unless CUDA_EMU_COMPUTE_CAPABILITY says otherwise (tests of the refusal of older GPUs).
+int compute_capability() {
+    const char* env = getenv("CUDA_EMU_COMPUTE_CAPABILITY");
+    return env ? atoi(env) : 80;
+}
+
 }  // namespace
 
 #define API extern "C" __attribute__((visibility("default"))) CUresult
@@ -66,8 +72,8 @@ API cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
         case 36: *v = 1000000; break;       // memory clock rate (kHz)
         case 37: *v = 64; break;            // memory bus width (bits)
         case 38: *v = 1 << 20; break;       // L2 bytes
-        case 75: *v = 8; break;             // compute capability major
-        case 76: *v = 0; break;             // compute capability minor
+        case 75: *v = compute_capability() / 10; break;
+        case 76: *v = compute_capability() % 10; break;
         case 97: *v = 227 * 1024; break;    // shared memory per block, opt-in
         case 115: *v = 0; break;            // memory pools: no (cudarc then uses cuMemAlloc)
         default: *v = 0;

@@ -1,0 +1,57 @@
+//! Bad input and bad devices give one-line errors, never panics: a GPU older than compute
+//! capability 8.0, a missing device, out of device memory (before an upload, naming what was
+//! requested and what is free). Needs the CUDA emulator (crates/cuda-emu), whose device
+//! can be made old or small; skipped on a machine with a real driver. One test function: the
+//! emulator's settings are process environment.
+
+use mistral_core::{Backend, DType, Error, HostTensor};
+use mistral_cuda::CudaBackend;
+
+#[test]
+fn device_errors_are_clear() {
+    if cuda_emu::install() != cuda_emu::Device::Emulator {
+        eprintln!("skipped: needs the CUDA emulator (a real driver is present)");
+        return;
+    }
+
+    // An old GPU is refused at construction, with its capability and what the kernels need.
+    std::env::set_var("CUDA_EMU_COMPUTE_CAPABILITY", "75");
+    let err = CudaBackend::new(0).err().expect("cc 7.5 refused");
+    std::env::remove_var("CUDA_EMU_COMPUTE_CAPABILITY");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Unsupported(_)), "{msg}");
+    assert!(msg.contains("7.5") && msg.contains("8.0"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+
+    // No such device.
+    let msg = CudaBackend::new(3).err().expect("device 3").to_string();
+    assert!(
+        msg.contains("device 3") && msg.contains("1 CUDA device"),
+        "{msg}"
+    );
+
+    // Out of memory: the whole model is checked before its first tensor, and a single upload
+    // beyond free memory fails before any copy (the emulated device has 8 GiB).
+    let gpu = CudaBackend::new(0).unwrap();
+    match gpu.check_memory("model weights", 15 << 30) {
+        Err(Error::OutOfMemory {
+            what,
+            requested,
+            available,
+        }) => {
+            assert_eq!(what, "model weights");
+            assert_eq!(requested, 15 << 30);
+            assert!(available > 0 && available <= 8 << 30, "{available}");
+        }
+        other => panic!("expected out of memory, got {other:?}"),
+    }
+    gpu.check_memory("model weights", 1 << 20).unwrap();
+    let big = HostTensor::from_f32(vec![1], &[0.0], DType::F32);
+    let _small = gpu.upload(&big).unwrap();
+    let err = gpu.zeros(3 << 30).err().expect("12 GiB of f32 do not fit");
+    assert!(
+        err.to_string()
+            .starts_with("out of device memory: a buffer of"),
+        "{err}"
+    );
+}
