@@ -68,7 +68,18 @@ pub fn install() -> Device {
     })
 }
 
-fn real_driver_present() -> bool {
+/// Environment that makes a child process run on the emulator (`LD_PRELOAD` of its libcuda, which
+/// the loader then hands to cudarc), or `None` when this platform has no emulator. Empty when a
+/// real driver is present: the child uses the GPU.
+pub fn child_env() -> Option<Vec<(&'static str, String)>> {
+    if std::env::var("MISTRAL_CUDA_EMU").as_deref() != Ok("1") && real_driver_present() {
+        return Some(Vec::new());
+    }
+    library_path().map(|p| vec![("LD_PRELOAD", p.to_string())])
+}
+
+/// Whether a real NVIDIA driver library can be opened.
+pub fn real_driver_present() -> bool {
     ["libcuda.so.1", "libcuda.so"].iter().any(|name| {
         // SAFETY: the probe only opens and closes the driver library.
         unsafe { libloading::Library::new(*name) }.is_ok()

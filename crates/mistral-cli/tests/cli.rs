@@ -7,8 +7,13 @@ use mistral_core::DType;
 use mistral_tests::fixtures::{random_model, TINY_CONFIG};
 
 fn mistral(args: &[&str]) -> Output {
+    mistral_env(args, &[])
+}
+
+fn mistral_env(args: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mistral"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run mistral")
 }
@@ -248,23 +253,41 @@ fn wgpu_logits_and_greedy_ids_match_the_cpu_reference() {
     if std::env::var_os("MISTRAL_SKIP_WGPU").is_some() {
         return;
     }
+    gpu_backend_matches_the_cpu_reference("wgpu", &[]);
+}
+
+/// `mistral logits/generate --backend cuda`: on the GPU where there is a driver, else on the CUDA
+/// emulator (crates/cuda-emu) preloaded into the child process.
+#[test]
+fn cuda_logits_and_greedy_ids_match_the_cpu_reference() {
+    let Some(env) = cuda_emu::child_env() else {
+        eprintln!("skipped: no CUDA driver and no emulator on this platform");
+        return;
+    };
+    gpu_backend_matches_the_cpu_reference("cuda", &env);
+}
+
+fn gpu_backend_matches_the_cpu_reference(gpu_backend: &str, env: &[(&str, String)]) {
     let out = tempfile::tempdir().unwrap();
     for case in ["gqa4_f32", "head128_bf16_sharded"] {
         let model = golden(case);
         let tokens = "1,17,42,99,5,8,13,21,34,55,89,144,233,3,7,11,19";
-        let (cpu, gpu) = (out.path().join("cpu.st"), out.path().join("wgpu.st"));
-        for (backend, file) in [("cpu", &cpu), ("wgpu", &gpu)] {
-            let o = mistral(&[
-                "logits",
-                "--model",
-                path(&model),
-                "--tokens",
-                tokens,
-                "--backend",
-                backend,
-                "--out",
-                path(file),
-            ]);
+        let (cpu, gpu) = (out.path().join("cpu.st"), out.path().join("gpu.st"));
+        for (backend, file) in [("cpu", &cpu), (gpu_backend, &gpu)] {
+            let o = mistral_env(
+                &[
+                    "logits",
+                    "--model",
+                    path(&model),
+                    "--tokens",
+                    tokens,
+                    "--backend",
+                    backend,
+                    "--out",
+                    path(file),
+                ],
+                env,
+            );
             assert!(
                 o.status.success(),
                 "{case} {backend}: {}",
@@ -273,7 +296,7 @@ fn wgpu_logits_and_greedy_ids_match_the_cpu_reference() {
         }
         // The bound for GPU backends against the CPU reference.
         mistral_core::testutil::compare(
-            case,
+            &format!("{case} {gpu_backend}"),
             &read_logits(&gpu),
             &read_logits(&cpu),
             mistral_core::testutil::Tolerance::abs(1e-3),
@@ -293,18 +316,21 @@ fn wgpu_logits_and_greedy_ids_match_the_cpu_reference() {
     };
     let prompt = ids("prompt").join(",");
     let want: Vec<u64> = ids("greedy").iter().map(|s| s.parse().unwrap()).collect();
-    let o = mistral(&[
-        "generate",
-        "--model",
-        path(&golden("window8_bf16")),
-        "--tokens",
-        &prompt,
-        "--backend",
-        "wgpu",
-        "--max-new-tokens",
-        &want.len().to_string(),
-        "--json",
-    ]);
+    let o = mistral_env(
+        &[
+            "generate",
+            "--model",
+            path(&golden("window8_bf16")),
+            "--tokens",
+            &prompt,
+            "--backend",
+            gpu_backend,
+            "--max-new-tokens",
+            &want.len().to_string(),
+            "--json",
+        ],
+        env,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // Stops early only at EOS (id 2), which the golden run does not stop at.
