@@ -223,14 +223,14 @@ fn main() -> ExitCode {
     if want("cuda") {
         match CudaBackend::new(0) {
             Ok(b) => {
-                let card = b.name();
+                let (card, driver) = (b.device_name().to_string(), b.driver_version());
                 drop(b);
-                record(bench(
-                    &|| CudaBackend::new(0),
-                    card,
-                    "CUDA driver".into(),
-                    &base,
-                ));
+                // The CUDA emulator (crates/cuda-emu, CI) is a software device: reduced model.
+                let opts = Options {
+                    reduced: card.contains("CUDA emulator"),
+                    ..base.clone()
+                };
+                record(bench(&|| CudaBackend::new(0), card, driver, &opts));
             }
             Err(e) if a.backend == "cuda" => record(Err(e.to_string())),
             Err(e) => eprintln!("cuda: {e}, skipped"),

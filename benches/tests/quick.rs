@@ -95,6 +95,41 @@ fn check_report(r: &mistral_benches::report::Report) {
     }
 }
 
+/// The CUDA path of the benchmark (timing, device-side weights, every family, the report) on the
+/// CUDA emulator, which the benchmark treats as a software device (reduced model). On a machine
+/// with a driver this would be the full 7B run, so it is left to scripts/gpu/run.sh there.
+#[test]
+fn quick_bench_runs_on_the_cuda_emulator() {
+    let Some(env) = cuda_emu::child_env().filter(|e| !e.is_empty()) else {
+        eprintln!("skipped: a real CUDA driver is present, or no emulator on this platform");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_mistral-bench"))
+        .args([
+            "--quick",
+            "--backend",
+            "cuda",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .envs(env)
+        .output()
+        .expect("run mistral-bench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: BenchFile = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(file.reports.len(), 1);
+    let r = &file.reports[0];
+    assert_eq!(r.card, "CUDA emulator (CPU)");
+    assert!(r.driver.starts_with("CUDA driver "), "{}", r.driver);
+    check_report(r);
+}
+
 #[test]
 fn compare_prints_the_change() {
     let dir = tempfile::tempdir().unwrap();

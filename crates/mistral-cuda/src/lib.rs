@@ -60,6 +60,19 @@ impl CudaBackend {
         })
     }
 
+    /// The GPU's name as the driver reports it (e.g. "NVIDIA H200").
+    pub fn device_name(&self) -> &str {
+        &self.dev.name
+    }
+
+    /// The driver's CUDA version, e.g. "CUDA driver 13.0".
+    pub fn driver_version(&self) -> String {
+        let mut v = 0;
+        // SAFETY: an out-pointer; the driver is loaded (the backend exists).
+        unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) };
+        format!("CUDA driver {}.{}", v / 1000, v % 1000 / 10)
+    }
+
     /// Compute capability as `major * 10 + minor` (e.g. 90 for an H100).
     pub fn arch(&self) -> u32 {
         self.dev.arch
