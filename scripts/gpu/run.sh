@@ -51,6 +51,12 @@ MISTRAL_CUDA_GRAPHS=0 timeout 120 bundle/mistral-bench --quick --backend cuda --
   >bundle/logs/bench-nographs.md 2>bundle/logs/bench-nographs.err
 echo "mistral-bench decode without CUDA graphs: rc=$?"
 cat bundle/logs/bench-nographs.md
+# The opt-in one-term GEMM (activations rounded to bf16, as cuBLAS-based stacks run), for the
+# comparison with torch.matmul; the default keeps f32-class accuracy with 3 terms.
+MISTRAL_CUDA_FAST_GEMM=1 timeout 120 bundle/mistral-bench --quick --backend cuda --filter "gemm/" \
+  >bundle/logs/bench-fastgemm.md 2>bundle/logs/bench-fastgemm.err
+echo "mistral-bench GEMM with MISTRAL_CUDA_FAST_GEMM=1: rc=$?"
+cat bundle/logs/bench-fastgemm.md
 
 echo
 echo "== failures and benchmark lines (full logs in bundle/logs/) =="

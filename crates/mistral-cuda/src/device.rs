@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream, DriverError};
@@ -49,6 +50,8 @@ pub(crate) struct Device {
     funcs: Mutex<HashMap<&'static str, CudaFunction>>,
     /// Records single-token steps to replay them as CUDA graphs (see graph.rs).
     rec: Mutex<Recorder>,
+    /// One-term tensor-core GEMM (activations rounded to the weights' type); see ops/matmul.rs.
+    fast_gemm: AtomicBool,
 }
 
 impl Device {
@@ -88,6 +91,9 @@ impl Device {
             modules: Mutex::new(HashMap::new()),
             funcs: Mutex::new(HashMap::new()),
             rec: Mutex::new(Recorder::new(graphs)),
+            fast_gemm: AtomicBool::new(
+                std::env::var("MISTRAL_CUDA_FAST_GEMM").as_deref() == Ok("1"),
+            ),
         })
     }
 
@@ -107,6 +113,14 @@ impl Device {
         }
         self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
         rec.flush(&self.stream)
+    }
+
+    pub fn fast_gemm(&self) -> bool {
+        self.fast_gemm.load(Ordering::Relaxed)
+    }
+
+    pub fn set_fast_gemm(&self, on: bool) {
+        self.fast_gemm.store(on, Ordering::Relaxed);
     }
 
     pub fn graph_stats(&self) -> GraphStats {

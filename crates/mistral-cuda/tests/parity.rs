@@ -13,7 +13,9 @@
 //! wider bound. Golden models: logits within 1e-3 of the CPU, greedy ids identical.
 
 use mistral_core::cases::{parity_cases, Op};
+use mistral_core::ops::MatmulParams;
 use mistral_core::testutil::{compare, Tolerance};
+use mistral_core::{Backend, DType, HostTensor};
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
@@ -88,6 +90,58 @@ fn prefill_gemm_is_f32_class() {
                 compare(&case.to_string(), &got, &want, tight).unwrap_or_else(|e| panic!("{e}"));
             }
         }
+    }
+}
+
+/// The opt-in one-term GEMM is exactly "round the activations to the weights' type, then an
+/// f32-accumulated product": against the CPU on pre-rounded activations it is within the parity
+/// table's own bounds.
+#[test]
+fn fast_gemm_only_rounds_the_activations() {
+    let Some(gpu) = backend() else { return };
+    gpu.set_fast_gemm(true);
+    let cpu = CpuBackend::new();
+    for (dtype, seed) in [(DType::BF16, 1), (DType::F16, 2)] {
+        let (m, n, k) = (33, 72, 256);
+        let mut rng = mistral_core::rng::Rng::new(seed);
+        let x = rng.vec(m * k, -2.0, 2.0);
+        let w = HostTensor::from_f32(vec![n, k], &rng.vec(n * k, -1.0, 1.0), dtype);
+        let x_rounded: Vec<f32> = x.iter().map(|&v| dtype.round(v)).collect();
+        let p = MatmulParams::new(m, n, k);
+        let on_gpu = |x: &[f32]| {
+            let xt = gpu
+                .upload(&HostTensor::from_f32(vec![m, k], x, DType::F32))
+                .unwrap();
+            let wt = gpu.upload(&w).unwrap();
+            let mut y = gpu.zeros(m * n).unwrap();
+            gpu.matmul(&xt, &wt, &mut y, &p).unwrap();
+            gpu.download_f32(&y).unwrap()
+        };
+        let on_cpu = |x: &[f32]| {
+            let xt = cpu
+                .upload(&HostTensor::from_f32(vec![m, k], x, DType::F32))
+                .unwrap();
+            let wt = cpu.upload(&w).unwrap();
+            let mut y = cpu.zeros(m * n).unwrap();
+            cpu.matmul(&xt, &wt, &mut y, &p).unwrap();
+            cpu.download_f32(&y).unwrap()
+        };
+        let got = on_gpu(&x);
+        let want = on_cpu(&x_rounded);
+        let tol = Tolerance {
+            abs: 2e-4,
+            rel: 1e-4,
+            nmse: 1e-9,
+        };
+        let s = compare(&format!("fast gemm {dtype}"), &got, &want, tol)
+            .unwrap_or_else(|e| panic!("{e}"));
+        println!("ok   fast gemm {dtype}: {s}");
+        // And it really is the rounded product, not the f32 one.
+        let exact = on_cpu(&x);
+        assert!(
+            compare("f32", &got, &exact, tol).is_err(),
+            "{dtype}: fast path not taken"
+        );
     }
 }
 

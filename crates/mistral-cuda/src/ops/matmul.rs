@@ -13,11 +13,18 @@ use crate::CudaTensor;
 ///   the activations split into 3 (bf16) or 2 (f16) 16-bit terms, which keeps f32-class accuracy
 ///   (see kernels/gemm.cu for the bound).
 /// - otherwise (f32 weights, or k not a multiple of 8): `gemm_simt_*`, plain f32 FMA tiles.
-fn choose(m: usize, k: usize, dtype: DType) -> (&'static str, bool) {
+///
+/// `fast` (opt-in, [`crate::CudaBackend::set_fast_gemm`]): the tensor-core path takes one term,
+/// i.e. rounds the activations to the weights' type as bf16 inference engines and cuBLAS-based
+/// stacks do, for 3x (bf16) or 2x (f16) fewer MMAs; results then differ from the f32 reference
+/// by that rounding (~2^-9 relative per activation for bf16).
+fn choose(m: usize, k: usize, dtype: DType, fast: bool) -> (&'static str, bool) {
     match (m, dtype) {
         (1, DType::F32) => ("gemv_f32", true),
         (1, DType::F16) => ("gemv_f16", true),
         (1, DType::BF16) => ("gemv_bf16", true),
+        (_, DType::F16) if k.is_multiple_of(8) && fast => ("gemm_f16_fast", false),
+        (_, DType::BF16) if k.is_multiple_of(8) && fast => ("gemm_bf16_fast", false),
         (_, DType::F16) if k.is_multiple_of(8) => ("gemm_f16", false),
         (_, DType::BF16) if k.is_multiple_of(8) => ("gemm_bf16", false),
         (_, DType::F32) => ("gemm_simt_f32", false),
@@ -47,7 +54,7 @@ pub fn matmul(
     );
     let s = &dev.stream;
     let (px, pw, py) = (x.ptr_at(s, p.x_row * p.k), w.ptr(s), y.ptr(s));
-    let (entry, gemv) = choose(p.m, p.k, w.dtype());
+    let (entry, gemv) = choose(p.m, p.k, w.dtype(), dev.fast_gemm());
     if gemv {
         // SAFETY: gemv_*(const float*, const W*, float*, u32 n, u32 k); x holds k f32s from
         // x_row·k, w is [n, k], y holds n f32s (checked above); 8 rows per 256-thread block.
@@ -85,9 +92,19 @@ mod tests {
 
     #[test]
     fn kernel_choice() {
-        assert_eq!(choose(1, 4096, DType::BF16), ("gemv_bf16", true));
-        assert_eq!(choose(64, 4096, DType::BF16), ("gemm_bf16", false));
-        assert_eq!(choose(5, 130, DType::BF16), ("gemm_simt_bf16", false));
-        assert_eq!(choose(17, 96, DType::F32), ("gemm_simt_f32", false));
+        assert_eq!(choose(1, 4096, DType::BF16, false), ("gemv_bf16", true));
+        assert_eq!(choose(64, 4096, DType::BF16, false), ("gemm_bf16", false));
+        assert_eq!(
+            choose(5, 130, DType::BF16, false),
+            ("gemm_simt_bf16", false)
+        );
+        assert_eq!(choose(17, 96, DType::F32, false), ("gemm_simt_f32", false));
+        assert_eq!(
+            choose(64, 4096, DType::BF16, true),
+            ("gemm_bf16_fast", false)
+        );
+        assert_eq!(choose(64, 4096, DType::F16, true), ("gemm_f16_fast", false));
+        assert_eq!(choose(1, 4096, DType::BF16, true), ("gemv_bf16", true));
+        assert_eq!(choose(5, 130, DType::BF16, true), ("gemm_simt_bf16", false));
     }
 }
