@@ -60,7 +60,7 @@ fn every_kernel_compiles_to_a_cubin_for_each_arch() {
 
     let mut failures = Vec::new();
     println!(
-        "{:<14} {:<20} {:>18} {:>18} {:>18} {:>18}",
+        "{:<20} {:<20} {:>18} {:>18} {:>18} {:>18}",
         "file", "entry", "sm_80 regs/spill", "sm_86", "sm_89", "sm_90"
     );
     for (file, per_arch) in &results {
@@ -91,7 +91,7 @@ fn every_kernel_compiles_to_a_cubin_for_each_arch() {
                 }
             }
             println!(
-                "{:<14} {:<20} {:>18} {:>18} {:>18} {:>18}",
+                "{:<20} {:<20} {:>18} {:>18} {:>18} {:>18}",
                 file.name, entry, cols[0], cols[1], cols[2], cols[3]
             );
         }
