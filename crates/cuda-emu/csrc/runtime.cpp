@@ -231,9 +231,14 @@ void run_block() {
         t.tid = i;
         make_context(t.ctx, (char*)stacks[i] + 4096, STACK_BYTES, fiber_main);
     }
+    // Fibers run in thread order in even blocks and in reverse order in odd ones: a race between a
+    // writer and a reader in one barrier interval then reads stale data in one of the two orders
+    // (either the lower or the higher thread runs first), instead of always being hidden.
+    const bool reverse = (blockIdx.x + blockIdx.y + blockIdx.z) & 1;
     while (L->live > 0 && L->error.empty()) {
         bool ran = false;
-        for (Thread& t : L->threads) {
+        for (u32 k = 0; k < n; ++k) {
+            Thread& t = L->threads[reverse ? n - 1 - k : k];
             if (t.state != State::Runnable) continue;
             L->cur = &t;
             threadIdx = uint3{t.tid, 0, 0};
