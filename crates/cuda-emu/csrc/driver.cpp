@@ -31,7 +31,10 @@ enum : CUresult {
 
 struct Context { int device; };
 struct Module { int unused; };
-struct Function { const emu::Kernel* kernel; };
+struct Function {
+    const emu::Kernel* kernel;
+    int max_dynamic_smem = 48 * 1024;  // above 48 KiB needs cuFuncSetAttribute, as on a GPU
+};
 struct Stream { int unused; };
 struct Event { std::chrono::steady_clock::time_point at; bool recorded = false; };
 
@@ -180,7 +183,14 @@ API cuFuncGetAttribute(int* v, int attr, void*) {
     *v = attr == 0 ? 1024 : 0;  // max threads per block; everything else 0
     return SUCCESS;
 }
-API cuFuncSetAttribute(void*, int, int) { return SUCCESS; }
+API cuFuncSetAttribute(void* f, int attr, int value) {
+    if (!f) return INVALID_HANDLE;
+    if (attr == 8) {  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        if (value < 0 || value > 227 * 1024) return INVALID_VALUE;
+        ((Function*)f)->max_dynamic_smem = value;
+    }
+    return SUCCESS;
+}
 API cuFuncSetCacheConfig(void*, int) { return SUCCESS; }
 
 API cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -189,6 +199,12 @@ API cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     if (!f) return INVALID_HANDLE;
     if (extra) return INVALID_VALUE;  // only kernelParams are supported
     const emu::Kernel& k = *((Function*)f)->kernel;
+    if ((int)smem > ((Function*)f)->max_dynamic_smem) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        fprintf(stderr, "cuda-emu: kernel %s: %u bytes of dynamic shared memory without the attribute for more than 48 KiB\n",
+                k.name.c_str(), smem);
+        return INVALID_VALUE;
+    }
     const std::string err = emu::launch(k, dim3{gx, gy, gz}, dim3{bx, by, bz}, smem, params);
     if (err.empty()) return SUCCESS;
     std::lock_guard<std::mutex> lock(err_mu);

@@ -5,6 +5,7 @@
 // `__shared__` can be a static. Deterministic: the same launch always interleaves the same way.
 #include "runtime.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -26,8 +27,14 @@ std::map<std::string, Kernel>& registry() {
 
 // ---- device memory ----
 std::mutex mem_mu;
-std::map<uintptr_t, size_t> allocations;  // start -> size
+struct Allocation {
+    size_t bytes;      // as requested
+    void* map;         // the mapping: data, then one inaccessible guard page
+    size_t map_bytes;
+};
+std::map<uintptr_t, Allocation> allocations;  // by start address
 size_t used_bytes = 0;
+constexpr size_t PAGE = 4096;
 
 size_t total_bytes() {
     static size_t total = [] {
@@ -142,6 +149,7 @@ struct Launch {
 std::mutex launch_mu;
 Launch* L = nullptr;
 std::vector<void*> stacks;
+void switch_to_scheduler_after_fault();
 
 std::string where() {
     char buf[160];
@@ -212,6 +220,57 @@ std::string describe_deadlock() {
     return s + "): a divergent barrier or shuffle, or a lane that exited before a warp collective";
 }
 
+// ---- faults inside kernels ----
+// A kernel that touches memory outside every allocation (SIGSEGV/SIGBUS: the guard pages) or makes
+// a misaligned vector access (SIGILL: the alignment checks the kernels are compiled with trap)
+// stops the launch with an error, like CUDA_ERROR_ILLEGAL_ADDRESS / MISALIGNED_ADDRESS on a GPU.
+// The handler runs on its own stack (so a fiber stack overflow is reported too) and abandons the
+// faulting fiber by switching to the scheduler. Faults outside a kernel keep their old handling.
+struct sigaction old_actions[3];
+const int fault_signals[3] = {SIGSEGV, SIGBUS, SIGILL};
+
+void fault_handler(int sig, siginfo_t* info, void*) {
+    if (!L || !L->cur) {
+        for (int i = 0; i < 3; ++i)
+            if (fault_signals[i] == sig) sigaction(sig, &old_actions[i], nullptr);
+        return;  // the faulting instruction runs again under the previous handler
+    }
+    if (L->error.empty()) {
+        char buf[200];
+        if (sig == SIGILL)
+            snprintf(buf, sizeof buf, "misaligned access: a vector load or store at an address not aligned to its type");
+        else
+            snprintf(buf, sizeof buf, "illegal memory access at %p (outside every device allocation, or a fiber stack overflow)",
+                     info->si_addr);
+        L->error = where() + ": " + buf;
+    }
+    switch_to_scheduler_after_fault();
+}
+
+void install_fault_handlers() {
+    static std::vector<char> alt(1 << 16);
+    stack_t ss{};
+    ss.ss_sp = alt.data();
+    ss.ss_size = alt.size();
+    sigaltstack(&ss, nullptr);
+    struct sigaction sa{};
+    sa.sa_sigaction = fault_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;  // the handler never returns for kernel faults
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; ++i) sigaction(fault_signals[i], &sa, &old_actions[i]);
+}
+
+void restore_fault_handlers() {
+    for (int i = 0; i < 3; ++i) sigaction(fault_signals[i], &old_actions[i], nullptr);
+}
+
+void switch_to_scheduler_after_fault() {
+    Thread* t = L->cur;
+    t->state = State::Blocked;
+    switch_to(t->ctx, L->sched);
+    abort();  // never resumed
+}
+
 // Runs one block to completion (or failure).
 void run_block() {
     const u32 n = blockDim.x;
@@ -243,6 +302,7 @@ void run_block() {
             L->cur = &t;
             threadIdx = uint3{t.tid, 0, 0};
             switch_to(L->sched, t.ctx);
+            L->cur = nullptr;
             ran = true;
             if (!L->error.empty()) return;
         }
@@ -476,25 +536,35 @@ std::string launch(const Kernel& k, dim3 grid, dim3 block, u32 smem_bytes, void*
     }
     gridDim = grid;
     blockDim = block;
+    install_fault_handlers();
     for (u32 z = 0; z < grid.z && L->error.empty(); ++z)
         for (u32 y = 0; y < grid.y && L->error.empty(); ++y)
             for (u32 x = 0; x < grid.x && L->error.empty(); ++x) {
                 blockIdx = uint3{x, y, z};
                 run_block();
             }
+    restore_fault_handlers();
     std::string err = L->error;
     L = nullptr;
     return err;
 }
 
+// Each allocation ends (at its 256-byte rounded size) right before an inaccessible page, so a
+// kernel reading or writing past the end faults, and the fault handler turns that into a launch
+// error naming the kernel, block and thread (as compute-sanitizer's memcheck would).
 void* device_alloc(size_t bytes) {
     std::lock_guard<std::mutex> lock(mem_mu);
-    const size_t rounded = (bytes + 255) / 256 * 256;
+    const size_t rounded = bytes ? (bytes + 255) / 256 * 256 : 256;
     if (used_bytes + rounded > total_bytes()) return nullptr;
-    void* p = aligned_alloc(256, rounded ? rounded : 256);
-    if (!p) return nullptr;
+    const size_t data_pages = (rounded + PAGE - 1) / PAGE;
+    const size_t map_bytes = (data_pages + 1) * PAGE;
+    void* map = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return nullptr;
+    char* guard = (char*)map + data_pages * PAGE;
+    mprotect(guard, PAGE, PROT_NONE);
+    void* p = guard - rounded;
     memset(p, 0xff, rounded);
-    allocations[(uintptr_t)p] = bytes;
+    allocations[(uintptr_t)p] = Allocation{bytes, map, map_bytes};
     used_bytes += rounded;
     return p;
 }
@@ -503,9 +573,9 @@ bool device_free(void* p) {
     std::lock_guard<std::mutex> lock(mem_mu);
     auto it = allocations.find((uintptr_t)p);
     if (it == allocations.end()) return false;
-    used_bytes -= (it->second + 255) / 256 * 256;
+    used_bytes -= it->second.bytes ? (it->second.bytes + 255) / 256 * 256 : 256;
+    munmap(it->second.map, it->second.map_bytes);
     allocations.erase(it);
-    free(p);
     return true;
 }
 
@@ -522,7 +592,7 @@ bool in_device_memory(const void* p, size_t bytes) {
     auto it = allocations.upper_bound(a);
     if (it == allocations.begin()) return false;
     --it;
-    return a >= it->first && a + bytes <= it->first + it->second;
+    return a >= it->first && a + bytes <= it->first + it->second.bytes;
 }
 
 }  // namespace emu

@@ -27,6 +27,17 @@ extern "C" __global__ void selftest_load_past_end(const float* in, float* out, u
     out[threadIdx.x] = __uint_as_float(v.x);
 }
 
+// A plain float4 load 4 bytes off a 16-byte boundary (a GPU faults: misaligned address).
+extern "C" __global__ void selftest_misaligned_float4(const float* in, float* out) {
+    const float4 v = *reinterpret_cast<const float4*>(in + 1);
+    out[threadIdx.x] = v.x;
+}
+
+// A plain store one element past the end of an n-float buffer of 1024 elements.
+extern "C" __global__ void selftest_store_past_end(float* out, u32 n) {
+    out[n + threadIdx.x] = 1.0f;
+}
+
 // One warp: D[16x8] = A[16x16] · B[16x8] (bf16 in, f32 out), A row-major and B stored as Bᵀ [8][16]
 // (both 16-bit), through ldmatrix and mma exactly as kernels/gemm.cu feeds them.
 extern "C" __global__ void selftest_mma_bf16(const u16* a, const u16* bt, float* d) {

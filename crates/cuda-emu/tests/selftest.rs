@@ -123,7 +123,9 @@ fn rule_breaking_kernels_fail_clearly() {
     let out = d.alloc(64 * 4);
     let input = d.upload(&[0f32; 8]);
     let n = 8u32;
-    let cases: [(&str, Vec<*mut c_void>, &str); 4] = [
+    let big = d.alloc(4096 * 4);
+    let n_big = 4096u32;
+    let cases: [(&str, Vec<*mut c_void>, &str); 6] = [
         (
             "selftest_divergent_barrier",
             vec![arg(&out)],
@@ -143,6 +145,16 @@ fn rule_breaking_kernels_fail_clearly() {
             "selftest_load_past_end",
             vec![arg(&input), arg(&out), arg(&n)],
             "outside every device allocation",
+        ),
+        (
+            "selftest_misaligned_float4",
+            vec![arg(&input), arg(&out)],
+            "misaligned access",
+        ),
+        (
+            "selftest_store_past_end",
+            vec![arg(&big), arg(&n_big)],
+            "illegal memory access",
         ),
     ];
     for (name, mut args, want) in cases {
