@@ -30,6 +30,9 @@ PY
 rm bundle/build.json
 cp "$target/release/mistral" "$target/release/mistral-bench" bundle/
 strip bundle/bin/* bundle/mistral bundle/mistral-bench
+# The CUDA emulator, for a rehearsal of run.sh without a GPU (EMULATE=1 scripts/gpu/run.sh).
+mkdir -p bundle/emu
+cp "$(ls -t "$target"/release/build/cuda-emu-*/out/libcuda.so | head -1)" bundle/emu/libcuda.so
 # Test binaries find tests/golden through the absolute path they were built at; run.sh links it.
 echo "$root" >bundle/ROOT
 du -sh bundle

@@ -2,8 +2,13 @@
 # Run on the GPU machine from the repo root (no Rust toolchain there), after scripts/gpu/bundle.sh
 # ran on the build machine: runs every bundled CUDA and wgpu test binary (parity, golden models,
 # the short benchmark), writes full logs to bundle/logs/, and prints a summary table last.
+# EMULATE=1 rehearses the whole script on a machine without a GPU: every process gets the CUDA
+# emulator (bundle/emu/libcuda.so, crates/cuda-emu) preloaded as its libcuda.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+if [ "${EMULATE:-0}" = 1 ]; then
+  export LD_PRELOAD=$(pwd)/bundle/emu/libcuda.so
+fi
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}
 if compgen -G ".gl/*.deb" >/dev/null; then  # Vulkan loader for wgpu (see GPU.md)
   for f in .gl/*.deb; do dpkg -x "$f" /; done
