@@ -41,6 +41,32 @@ pub fn run(case: &Case, inp: &Inputs) -> Vec<f32> {
             }
             y
         }
+        Op::MatmulMulti { m, ns, k, .. } => {
+            let x = inp.f32(0);
+            let mut y = Vec::new();
+            for (i, &n) in ns.iter().enumerate() {
+                let w = inp.f32(1 + i);
+                for r in 0..m {
+                    for j in 0..n {
+                        y.push(dot64(&x[r * k..(r + 1) * k], &w[j * k..(j + 1) * k]) as f32);
+                    }
+                }
+            }
+            y
+        }
+        Op::GateUpSwiglu { p, .. } => {
+            let (x, wg, wu) = (inp.f32(0), inp.f32(1), inp.f32(2));
+            let mut y = Vec::with_capacity(p.m * p.n);
+            for r in 0..p.m {
+                let xr = &x[r * p.k..(r + 1) * p.k];
+                for j in 0..p.n {
+                    let g = dot64(xr, &wg[j * p.k..(j + 1) * p.k]);
+                    let u = dot64(xr, &wu[j * p.k..(j + 1) * p.k]);
+                    y.push((g / (1.0 + (-g).exp()) * u) as f32);
+                }
+            }
+            y
+        }
         Op::Rope { p } => {
             let mut x = inp.f32(0);
             let half = p.head_dim / 2;

@@ -9,7 +9,9 @@
 //! - Ops are enqueued in order; a backend may run them asynchronously. Only reading data back
 //!   ([`Backend::download_f32`], [`Backend::argmax`]) and [`Backend::synchronize`] wait.
 
-use crate::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use crate::ops::{
+    AttentionParams, CopyParams, MatmulParams, Projection, RmsNormParams, RopeParams,
+};
 use crate::{DType, HostTensor, Result};
 
 /// What every backend tensor can say about itself.
@@ -97,6 +99,37 @@ pub trait Backend {
         y: &mut Self::Tensor,
         p: &MatmulParams,
     ) -> Result<()>;
+
+    /// Several projections of the same activations: for each `o` in `outs`,
+    /// `o.y = x · o.wᵀ` as [`Backend::matmul`] with `MatmulParams::new(m, o.n, k)` (the q, k and v
+    /// projections). The default runs `matmul` per output; a backend may run them as one kernel.
+    fn matmul_multi(
+        &self,
+        x: &Self::Tensor,
+        outs: &mut [Projection<'_, Self::Tensor>],
+        m: usize,
+        k: usize,
+    ) -> Result<()> {
+        crate::ops::matmul_multi_unfused(self, x, outs, m, k)
+    }
+
+    /// The SwiGLU MLP's first half: `out = silu(x · w_gateᵀ) * (x · w_upᵀ)`, `[p.m, p.n]`, each
+    /// product as [`Backend::matmul`] and the combination as [`Backend::swiglu`]. `gate` and `up`
+    /// (`[p.m, p.n]` each) are scratch for the default, which runs the two matmuls and then
+    /// `swiglu`; a backend may fuse all three into one pass over both weights.
+    #[allow(clippy::too_many_arguments)]
+    fn gate_up_swiglu(
+        &self,
+        x: &Self::Tensor,
+        w_gate: &Self::Tensor,
+        w_up: &Self::Tensor,
+        gate: &mut Self::Tensor,
+        up: &mut Self::Tensor,
+        out: &mut Self::Tensor,
+        p: &MatmulParams,
+    ) -> Result<()> {
+        crate::ops::gate_up_swiglu_unfused(self, x, w_gate, w_up, gate, up, out, p)
+    }
 
     /// Rotary position embedding in Hugging Face's `rotate_half` layout, in place.
     ///

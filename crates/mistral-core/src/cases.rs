@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use crate::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use crate::ops::{
+    AttentionParams, CopyParams, MatmulParams, Projection, RmsNormParams, RopeParams,
+};
 use crate::testutil::{Rng, Tolerance};
 use crate::{Backend, DType, HostTensor, Result};
 
@@ -26,6 +28,18 @@ pub enum Op {
         dim: usize,
     },
     Matmul {
+        p: MatmulParams,
+        dtype: DType,
+    },
+    /// q, k and v style: one x through three weights of `ns` rows each.
+    MatmulMulti {
+        m: usize,
+        ns: [usize; 3],
+        k: usize,
+        dtype: DType,
+    },
+    /// `silu(x · w_gateᵀ) * (x · w_upᵀ)`.
+    GateUpSwiglu {
         p: MatmulParams,
         dtype: DType,
     },
@@ -117,6 +131,19 @@ impl Case {
                 f32s(&mut rng, (p.x_row + p.m) * p.k, -1.0, 1.0),
                 rounded(&mut rng, vec![p.n, p.k], -0.5, 0.5, dtype),
             ],
+            Op::MatmulMulti { m, ns, k, dtype } => {
+                let mut t = vec![f32s(&mut rng, m * k, -1.0, 1.0)];
+                for n in ns {
+                    t.push(rounded(&mut rng, vec![n, k], -0.5, 0.5, dtype));
+                }
+                t
+            }
+            // Gates of either sign and size, so both tails of the sigmoid are exercised.
+            Op::GateUpSwiglu { p, dtype } => vec![
+                f32s(&mut rng, p.m * p.k, -1.0, 1.0),
+                rounded(&mut rng, vec![p.n, p.k], -0.5, 0.5, dtype),
+                rounded(&mut rng, vec![p.n, p.k], -0.5, 0.5, dtype),
+            ],
             Op::Rope { p } => vec![f32s(&mut rng, p.rows * p.heads * p.head_dim, -2.0, 2.0)],
             Op::Attention { p } => {
                 let kv = p.n_kv_heads * p.head_dim;
@@ -177,7 +204,8 @@ impl Case {
                 nmse: 1e-9,
             },
             // k terms of |x·w| <= 0.5: sqrt(k) · 6e-8 · 0.5·k/4 stays below 1e-4 for k <= 16384.
-            Op::Matmul { .. } => Tolerance {
+            // SwiGLU multiplies two such sums, |silu(g)| <= |g| + 0.3: the same relative bound.
+            Op::Matmul { .. } | Op::MatmulMulti { .. } | Op::GateUpSwiglu { .. } => Tolerance {
                 abs: 2e-4,
                 rel: 1e-4,
                 nmse: 1e-9,
@@ -235,6 +263,44 @@ impl Case {
                 let mut y = b.zeros(p.m * p.n)?;
                 b.matmul(&up(0)?, &up(1)?, &mut y, &p)?;
                 b.download_f32(&y)
+            }
+            Op::MatmulMulti { m, ns, k, .. } => {
+                let (x, w) = (up(0)?, [up(1)?, up(2)?, up(3)?]);
+                let mut ys = [
+                    b.zeros(m * ns[0])?,
+                    b.zeros(m * ns[1])?,
+                    b.zeros(m * ns[2])?,
+                ];
+                let [y0, y1, y2] = &mut ys;
+                let mut outs = [
+                    Projection {
+                        w: &w[0],
+                        y: y0,
+                        n: ns[0],
+                    },
+                    Projection {
+                        w: &w[1],
+                        y: y1,
+                        n: ns[1],
+                    },
+                    Projection {
+                        w: &w[2],
+                        y: y2,
+                        n: ns[2],
+                    },
+                ];
+                b.matmul_multi(&x, &mut outs, m, k)?;
+                let mut all = Vec::new();
+                for y in &ys {
+                    all.extend(b.download_f32(y)?);
+                }
+                Ok(all)
+            }
+            Op::GateUpSwiglu { p, .. } => {
+                let len = p.m * p.n;
+                let (mut gate, mut upv, mut out) = (b.zeros(len)?, b.zeros(len)?, b.zeros(len)?);
+                b.gate_up_swiglu(&up(0)?, &up(1)?, &up(2)?, &mut gate, &mut upv, &mut out, &p)?;
+                b.download_f32(&out)
             }
             Op::Rope { p } => {
                 let mut x = up(0)?;
@@ -320,6 +386,21 @@ pub fn parity_cases() -> Vec<Case> {
         ] {
             ops.push(Op::Matmul {
                 p: MatmulParams { m, n, k, x_row },
+                dtype,
+            });
+        }
+        // Decode's fused projections (one kernel on CUDA) and their prefill fallback; k = 130 is
+        // not a multiple of any vector width.
+        for (m, ns, k) in [
+            (1, [64, 16, 16], 256),
+            (1, [33, 17, 9], 130),
+            (5, [40, 24, 24], 96),
+        ] {
+            ops.push(Op::MatmulMulti { m, ns, k, dtype });
+        }
+        for (m, n, k) in [(1, 70, 256), (1, 33, 130), (9, 48, 64)] {
+            ops.push(Op::GateUpSwiglu {
+                p: MatmulParams::new(m, n, k),
                 dtype,
             });
         }

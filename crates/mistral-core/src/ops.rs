@@ -1,7 +1,7 @@
 //! Op parameters (host-side semantics, in elements) with the shape checks every backend runs before
 //! launching. GPU backends mirror what they need into their own `#[repr(C)]` uniform structs.
 
-use crate::{Error, Result, TensorInfo};
+use crate::{Backend, Error, Result, TensorInfo};
 
 fn need(op: &'static str, what: &str, t: &impl TensorInfo, len: usize) -> Result<()> {
     if t.len() < len {
@@ -271,6 +271,45 @@ impl<T: TensorInfo> TensorInfoDyn for T {
     fn elements(&self) -> usize {
         self.len()
     }
+}
+
+/// One output of [`Backend::matmul_multi`]: `y = x · wᵀ` over the `n` rows of `w`.
+pub struct Projection<'a, T> {
+    pub w: &'a T,
+    pub y: &'a mut T,
+    pub n: usize,
+}
+
+/// [`Backend::matmul_multi`] as one [`Backend::matmul`] per output (the trait's default, and
+/// what fusing backends fall back to for shapes they do not fuse).
+pub fn matmul_multi_unfused<B: Backend + ?Sized>(
+    b: &B,
+    x: &B::Tensor,
+    outs: &mut [Projection<'_, B::Tensor>],
+    m: usize,
+    k: usize,
+) -> Result<()> {
+    for o in outs.iter_mut() {
+        b.matmul(x, o.w, o.y, &MatmulParams::new(m, o.n, k))?;
+    }
+    Ok(())
+}
+
+/// [`Backend::gate_up_swiglu`] as two matmuls and a SwiGLU (the trait's default).
+#[allow(clippy::too_many_arguments)]
+pub fn gate_up_swiglu_unfused<B: Backend + ?Sized>(
+    b: &B,
+    x: &B::Tensor,
+    w_gate: &B::Tensor,
+    w_up: &B::Tensor,
+    gate: &mut B::Tensor,
+    up: &mut B::Tensor,
+    out: &mut B::Tensor,
+    p: &MatmulParams,
+) -> Result<()> {
+    b.matmul(x, w_gate, gate, p)?;
+    b.matmul(x, w_up, up, p)?;
+    b.swiglu(gate, up, out, p.m * p.n)
 }
 
 #[cfg(test)]

@@ -40,7 +40,20 @@ pub const RMS_NORM: KernelFile = kernel!(
     ]
 );
 pub const ROPE: KernelFile = kernel!("rope.cu", ["rope_f32"]);
-pub const GEMV: KernelFile = kernel!("gemv.cu", ["gemv_f32", "gemv_f16", "gemv_bf16"]);
+pub const GEMV: KernelFile = kernel!(
+    "gemv.cu",
+    [
+        "gemv_f32",
+        "gemv_f16",
+        "gemv_bf16",
+        "gemv3_f32",
+        "gemv3_f16",
+        "gemv3_bf16",
+        "gemv_swiglu_f32",
+        "gemv_swiglu_f16",
+        "gemv_swiglu_bf16"
+    ]
+);
 pub const GEMM: KernelFile = kernel!(
     "gemm.cu",
     [

@@ -23,7 +23,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use cudarc::driver::{CudaSlice, DevicePtr};
-use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
+use mistral_core::ops::{
+    AttentionParams, CopyParams, MatmulParams, Projection, RmsNormParams, RopeParams,
+};
 use mistral_core::{Backend, DType, Error, HostTensor, Result};
 
 pub use device::driver_present;
@@ -273,6 +275,35 @@ impl Backend for CudaBackend {
         p: &MatmulParams,
     ) -> Result<()> {
         ops::matmul::matmul(&self.dev, x, w, y, p)
+    }
+
+    fn matmul_multi(
+        &self,
+        x: &CudaTensor,
+        outs: &mut [Projection<'_, CudaTensor>],
+        m: usize,
+        k: usize,
+    ) -> Result<()> {
+        if ops::matmul::matmul_multi(&self.dev, x, outs, m, k)? {
+            return Ok(());
+        }
+        mistral_core::ops::matmul_multi_unfused(self, x, outs, m, k)
+    }
+
+    fn gate_up_swiglu(
+        &self,
+        x: &CudaTensor,
+        w_gate: &CudaTensor,
+        w_up: &CudaTensor,
+        gate: &mut CudaTensor,
+        up: &mut CudaTensor,
+        out: &mut CudaTensor,
+        p: &MatmulParams,
+    ) -> Result<()> {
+        if ops::matmul::gate_up_swiglu(&self.dev, x, w_gate, w_up, out, p)? {
+            return Ok(());
+        }
+        mistral_core::ops::gate_up_swiglu_unfused(self, x, w_gate, w_up, gate, up, out, p)
     }
 
     fn rope(&self, x: &mut CudaTensor, p: &RopeParams) -> Result<()> {

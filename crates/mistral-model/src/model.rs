@@ -2,7 +2,7 @@
 //! [`Backend`]. Activation buffers are allocated once for `max_batch` rows and reused; a longer
 //! prompt is processed in blocks of `max_batch` tokens.
 
-use mistral_core::ops::{AttentionParams, MatmulParams, RmsNormParams, RopeParams};
+use mistral_core::ops::{AttentionParams, MatmulParams, Projection, RmsNormParams, RopeParams};
 use mistral_core::{Backend, Error, Result};
 
 use crate::capture::Capture;
@@ -283,9 +283,24 @@ impl<B: Backend> Model<B> {
             } else {
                 b.add_rms_norm(&mut s.x, &s.out, &w.attn_norm, &mut s.xn, &norm)?;
             }
-            b.matmul(&s.xn, &w.wq, &mut s.q, &MatmulParams::new(n, qd, h))?;
-            b.matmul(&s.xn, &w.wk, &mut s.k, &MatmulParams::new(n, kvd, h))?;
-            b.matmul(&s.xn, &w.wv, &mut s.v, &MatmulParams::new(n, kvd, h))?;
+            let mut qkv = [
+                Projection {
+                    w: &w.wq,
+                    y: &mut s.q,
+                    n: qd,
+                },
+                Projection {
+                    w: &w.wk,
+                    y: &mut s.k,
+                    n: kvd,
+                },
+                Projection {
+                    w: &w.wv,
+                    y: &mut s.v,
+                    n: kvd,
+                },
+            ];
+            b.matmul_multi(&s.xn, &mut qkv, n, h)?;
             b.rope(
                 &mut s.q,
                 &RopeParams::new(n, c.num_attention_heads, hd, start_pos, theta),
@@ -314,9 +329,15 @@ impl<B: Backend> Model<B> {
 
             // MLP: xn = norm(x += attn_out); x += (silu(xn·Wgᵀ) * xn·Wuᵀ)·Wdᵀ (added by the next norm).
             b.add_rms_norm(&mut s.x, &s.out, &w.ffn_norm, &mut s.xn, &norm)?;
-            b.matmul(&s.xn, &w.w_gate, &mut s.gate, &MatmulParams::new(n, f, h))?;
-            b.matmul(&s.xn, &w.w_up, &mut s.up, &MatmulParams::new(n, f, h))?;
-            b.swiglu(&s.gate, &s.up, &mut s.act, n * f)?;
+            b.gate_up_swiglu(
+                &s.xn,
+                &w.w_gate,
+                &w.w_up,
+                &mut s.gate,
+                &mut s.up,
+                &mut s.act,
+                &MatmulParams::new(n, f, h),
+            )?;
             b.matmul(&s.act, &w.w_down, &mut s.out, &MatmulParams::new(n, h, f))?;
             save(b, cap, || format!("layer.{l}.ffn_norm"), &s.xn, n * h)?;
             save(b, cap, || format!("layer.{l}.mlp_act"), &s.act, n * f)?;

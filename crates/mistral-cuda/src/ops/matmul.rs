@@ -1,4 +1,4 @@
-use mistral_core::ops::MatmulParams;
+use mistral_core::ops::{MatmulParams, Projection};
 use mistral_core::{DType, Result, TensorInfo};
 
 use super::{u32_of, want_f32};
@@ -84,6 +84,104 @@ pub fn matmul(
             &mut [arg(&px), arg(&pw), arg(&py), arg(&m), arg(&n), arg(&k)],
         )
     }
+}
+
+/// Decode's projections of one x through up to three weights of one dtype, as one `gemv3_*`
+/// launch (q, k and v); other shapes run one matmul per output. Returns whether it fused.
+pub fn matmul_multi(
+    dev: &Device,
+    x: &CudaTensor,
+    outs: &mut [Projection<'_, CudaTensor>],
+    m: usize,
+    k: usize,
+) -> Result<bool> {
+    let dtype = outs.first().map(|o| o.w.dtype());
+    if m != 1
+        || outs.is_empty()
+        || outs.len() > 3
+        || outs.iter().any(|o| Some(o.w.dtype()) != dtype)
+    {
+        return Ok(false);
+    }
+    for o in outs.iter() {
+        MatmulParams::new(1, o.n, k).check(x, o.w, &*o.y)?;
+        want_f32("matmul", "y", &*o.y)?;
+    }
+    want_f32("matmul", "x", x)?;
+    let s = &dev.stream;
+    let (mut w, mut y, mut n) = ([0u64; 3], [0u64; 3], [0u32; 3]);
+    for (i, o) in outs.iter().enumerate() {
+        (w[i], y[i], n[i]) = (o.w.ptr(s), o.y.ptr(s), u32_of("matmul", "n", o.n)?);
+    }
+    let rows: usize = outs.iter().map(|o| o.n).sum();
+    let (px, kk) = (x.ptr(s), u32_of("matmul", "k", k)?);
+    let entry = match dtype {
+        Some(DType::F32) => "gemv3_f32",
+        Some(DType::F16) => "gemv3_f16",
+        _ => "gemv3_bf16",
+    };
+    // SAFETY: gemv3_*(const float* x, const W* w0, w1, w2, float* y0, y1, y2, u32 n0, n1, n2,
+    // u32 k); x holds k f32s, each w_i is [n_i, k] of one dtype W and y_i holds n_i f32s (checked
+    // above); unused slots have n_i = 0 and are never dereferenced; 8 rows per 256-thread block.
+    unsafe {
+        dev.launch(
+            &GEMV,
+            entry,
+            Grid::x(rows.div_ceil(8), 256),
+            &mut [
+                arg(&px),
+                arg(&w[0]),
+                arg(&w[1]),
+                arg(&w[2]),
+                arg(&y[0]),
+                arg(&y[1]),
+                arg(&y[2]),
+                arg(&n[0]),
+                arg(&n[1]),
+                arg(&n[2]),
+                arg(&kk),
+            ],
+        )?
+    };
+    Ok(true)
+}
+
+/// Decode's `out = silu(x·w_gateᵀ) · (x·w_upᵀ)` as one `gemv_swiglu_*` launch (gate and up
+/// scratch untouched); returns false for shapes it does not fuse (prefill, mixed dtypes).
+pub fn gate_up_swiglu(
+    dev: &Device,
+    x: &CudaTensor,
+    w_gate: &CudaTensor,
+    w_up: &CudaTensor,
+    out: &mut CudaTensor,
+    p: &MatmulParams,
+) -> Result<bool> {
+    if p.m != 1 || p.x_row != 0 || w_gate.dtype() != w_up.dtype() {
+        return Ok(false);
+    }
+    p.check(x, w_gate, &*out)?;
+    p.check(x, w_up, &*out)?;
+    want_f32("matmul", "x", x)?;
+    want_f32("matmul", "out", &*out)?;
+    let s = &dev.stream;
+    let (px, pg, pu, po) = (x.ptr(s), w_gate.ptr(s), w_up.ptr(s), out.ptr(s));
+    let (n, k) = (u32_of("matmul", "n", p.n)?, u32_of("matmul", "k", p.k)?);
+    let entry = match w_gate.dtype() {
+        DType::F32 => "gemv_swiglu_f32",
+        DType::F16 => "gemv_swiglu_f16",
+        DType::BF16 => "gemv_swiglu_bf16",
+    };
+    // SAFETY: gemv_swiglu_*(const float* x, const W* wg, const W* wu, float* out, u32 n, u32 k);
+    // x holds k f32s, wg and wu are [n, k] of one dtype W, out holds n f32s (checked above).
+    unsafe {
+        dev.launch(
+            &GEMV,
+            entry,
+            Grid::x(p.n.div_ceil(8), 256),
+            &mut [arg(&px), arg(&pg), arg(&pu), arg(&po), arg(&n), arg(&k)],
+        )?
+    };
+    Ok(true)
 }
 
 #[cfg(test)]
