@@ -38,8 +38,8 @@ fn main() {
         let names = entry_points(&cxx, &csrc, cu);
         let stem = cu.file_stem().unwrap().to_string_lossy();
         let mut unit = format!("#include \"{}\"\n", cu.display());
-        for n in &names {
-            unit += &format!("EMU_REGISTER({n})\n");
+        for (n, bound) in &names {
+            unit += &format!("EMU_REGISTER({n}, {bound})\n");
         }
         let path = out.join(format!("emu_{stem}.cpp"));
         std::fs::write(&path, unit).unwrap();
@@ -70,8 +70,9 @@ fn main() {
     println!("cargo:rustc-cfg=emu_built");
 }
 
-/// The `extern "C" __global__` functions of one kernel file, after macro expansion.
-fn entry_points(cxx: &str, csrc: &Path, cu: &Path) -> Vec<String> {
+/// The `extern "C" __global__` functions of one kernel file, after macro expansion, with the
+/// thread bound of their `__launch_bounds__` as a C++ expression ("0" when they have none).
+fn entry_points(cxx: &str, csrc: &Path, cu: &Path) -> Vec<(String, String)> {
     let out = Command::new(cxx)
         .args([
             "-std=c++17",
@@ -97,16 +98,36 @@ fn entry_points(cxx: &str, csrc: &Path, cu: &Path) -> Vec<String> {
     let mut rest = text.as_str();
     while let Some(i) = rest.find("__emu_kernel__") {
         rest = &rest[i + "__emu_kernel__".len()..];
-        let after = rest
+        let mut after = rest
             .trim_start()
             .strip_prefix("void")
-            .expect("a kernel returns void");
+            .expect("a kernel returns void")
+            .trim_start();
+        let mut bound = "0".to_string();
+        if let Some(b) = after.strip_prefix("__emu_bounds__") {
+            // `(expr)` or `(expr, min_blocks)`: the first argument, up to the closing paren.
+            let (mut depth, mut end) = (0, 0);
+            for (i, c) in b.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            bound = b[1..end].split(',').next().unwrap().trim().to_string();
+            after = b[end + 1..].trim_start();
+        }
         let name: String = after
-            .trim_start()
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
-        names.push(name);
+        names.push((name, format!("(int)({bound})")));
     }
     names
 }

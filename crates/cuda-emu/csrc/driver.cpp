@@ -27,6 +27,7 @@ enum : CUresult {
     INVALID_HANDLE = 400,
     NOT_FOUND = 500,
     LAUNCH_FAILED = 719,
+    NOT_SUPPORTED = 801,
 };
 
 struct Context { int device; };
@@ -40,10 +41,19 @@ struct Event { std::chrono::steady_clock::time_point at; bool recorded = false; 
 
 Context the_context{0};
 thread_local Context* current = nullptr;
-std::mutex err_mu;
-std::string last_launch_error;
+// The message of this thread's last failed launch (cuGetErrorString hands out its c_str()).
+thread_local std::string last_launch_error;
 
 CUresult check_dev(CUdevice d) { return d == 0 ? SUCCESS : INVALID_DEVICE; }
+
+// CUDA_EMU_FAIL="cuGraphInstantiateWithFlags,..." makes those calls fail with
+// CUDA_ERROR_NOT_SUPPORTED, to test the callers' fallbacks.
+bool forced_failure(const char* fn) {
+    const char* env = getenv("CUDA_EMU_FAIL");
+    if (!env) return false;
+    const std::string list = std::string(",") + env + ",";
+    return list.find(std::string(",") + fn + ",") != std::string::npos;
+}
 
 // 80 unless CUDA_EMU_COMPUTE_CAPABILITY says otherwise (tests of the refusal of older GPUs).
 int compute_capability() {
@@ -78,7 +88,7 @@ API cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
         case 75: *v = compute_capability() / 10; break;
         case 76: *v = compute_capability() % 10; break;
         case 97: *v = 227 * 1024; break;    // shared memory per block, opt-in
-        case 115: *v = 0; break;            // memory pools: no (cudarc then uses cuMemAlloc)
+        case 115: *v = 1; break;            // memory pools: cudarc allocates and frees on the stream
         default: *v = 0;
     }
     return SUCCESS;
@@ -200,14 +210,12 @@ API cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     if (extra) return INVALID_VALUE;  // only kernelParams are supported
     const emu::Kernel& k = *((Function*)f)->kernel;
     if ((int)smem > ((Function*)f)->max_dynamic_smem) {
-        std::lock_guard<std::mutex> lock(err_mu);
         fprintf(stderr, "cuda-emu: kernel %s: %u bytes of dynamic shared memory without the attribute for more than 48 KiB\n",
                 k.name.c_str(), smem);
         return INVALID_VALUE;
     }
     const std::string err = emu::launch(k, dim3{gx, gy, gz}, dim3{bx, by, bz}, smem, params);
     if (err.empty()) return SUCCESS;
-    std::lock_guard<std::mutex> lock(err_mu);
     last_launch_error = "cuda-emu: " + err;
     fprintf(stderr, "%s\n", last_launch_error.c_str());
     return LAUNCH_FAILED;
@@ -217,6 +225,7 @@ API cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
 // each parameter aligned to its size, at most 8).
 API cuFuncGetParamInfo(void* f, size_t index, size_t* offset, size_t* size) {
     if (!f) return INVALID_HANDLE;
+    if (forced_failure("cuFuncGetParamInfo")) return NOT_SUPPORTED;
     const emu::Kernel& k = *((Function*)f)->kernel;
     if (index >= (size_t)k.n_params) return INVALID_VALUE;
     size_t off = 0;
@@ -284,6 +293,7 @@ API cuGraphAddKernelNode_v2(void** node, void* graph, void* const* deps, size_t 
     return SUCCESS;
 }
 API cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
+    if (forced_failure("cuGraphInstantiateWithFlags")) return NOT_SUPPORTED;
     Graph* g = (Graph*)graph;
     GraphExec* e = new GraphExec{};
     e->keys = g->nodes;
@@ -310,7 +320,6 @@ API cuGraphLaunch(void* exec, void* stream) {
         for (auto& a : n.args) ptrs.push_back(a.data());
         const std::string err = emu::launch(*n.kernel, n.grid, n.block, n.smem, ptrs.data());
         if (!err.empty()) {
-            std::lock_guard<std::mutex> lock(err_mu);
             last_launch_error = "cuda-emu: (graph) " + err;
             fprintf(stderr, "%s\n", last_launch_error.c_str());
             return LAUNCH_FAILED;
@@ -348,13 +357,13 @@ API cuGetErrorName(CUresult r, const char** s) {
         case INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
         case NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
         case LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
+        case NOT_SUPPORTED: *s = "CUDA_ERROR_NOT_SUPPORTED"; break;
         default: *s = "CUDA_ERROR_UNKNOWN";
     }
     return SUCCESS;
 }
 API cuGetErrorString(CUresult r, const char** s) {
     if (r == LAUNCH_FAILED) {
-        std::lock_guard<std::mutex> lock(err_mu);
         *s = last_launch_error.c_str();
         return SUCCESS;
     }

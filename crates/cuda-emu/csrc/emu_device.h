@@ -26,9 +26,15 @@ typedef unsigned long long u64;
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static  // blocks run one after another, so one copy per kernel is per block
+// Blocks run one after another, so one static copy is per block; all of them live in one section
+// that the launcher fills with NaN before each block (shared memory starts undefined on a GPU).
+#define __shared__ static __attribute__((section("emu_shared")))
 #define __align__(n) __attribute__((aligned(n)))
+#ifdef EMU_LIST_KERNELS
+#define __launch_bounds__(...) __emu_bounds__(__VA_ARGS__)  // build.rs reads the bound
+#else
 #define __launch_bounds__(...)
+#endif
 
 struct uint3 { u32 x, y, z; };
 struct dim3 { u32 x, y, z; };
@@ -133,7 +139,8 @@ template <typename T> inline T* dynamic_smem() { return reinterpret_cast<T*>(emu
 namespace emu {
 using Trampoline = void (*)(void** params);
 struct Registrar {
-    Registrar(const char* name, Trampoline fn, int n_params, const size_t* param_sizes);
+    // max_threads: the kernel's __launch_bounds__ (0: none); a larger block fails the launch.
+    Registrar(const char* name, Trampoline fn, int n_params, const size_t* param_sizes, int max_threads);
 };
 template <typename F> struct Sig;
 template <typename... A> struct Sig<void (*)(A...)> {
@@ -147,6 +154,6 @@ template <auto F> void trampoline(void** p) {
     S::template call<F>(p, std::make_index_sequence<S::n>());
 }
 }  // namespace emu
-#define EMU_REGISTER(name) \
+#define EMU_REGISTER(name, max_threads) \
     static emu::Registrar emu_reg_##name(#name, &emu::trampoline<&name>, emu::Sig<decltype(&name)>::n, \
-                                         emu::Sig<decltype(&name)>::sizes);
+                                         emu::Sig<decltype(&name)>::sizes, max_threads);

@@ -5,10 +5,13 @@
 // `__shared__` can be a static. Deterministic: the same launch always interleaves the same way.
 #include "runtime.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -16,6 +19,8 @@
 
 uint3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
+// Bounds of the section holding every kernel's `__shared__` arrays (emu_device.h), from the linker.
+extern "C" char __start_emu_shared[] __attribute__((weak)), __stop_emu_shared[] __attribute__((weak));
 
 namespace emu {
 namespace {
@@ -133,6 +138,7 @@ struct Warp {
 };
 
 struct Launch {
+    pthread_t thread;  // the OS thread running the launch (faults elsewhere are not ours)
     const Kernel* kernel = nullptr;
     void** params = nullptr;
     std::vector<Thread> threads;
@@ -151,11 +157,16 @@ Launch* L = nullptr;
 std::vector<void*> stacks;
 void switch_to_scheduler_after_fault();
 
+// "kernel K, block (x,y,z)[, thread t]" into buf (no allocation: also used by the fault handler).
+void where_into(char* buf, size_t n) {
+    int len = snprintf(buf, n, "kernel %s, block (%u,%u,%u)", L->kernel->name.c_str(), blockIdx.x, blockIdx.y,
+                       blockIdx.z);
+    if (L->cur && len > 0 && (size_t)len < n) snprintf(buf + len, n - len, ", thread %u", L->cur->tid);
+}
+
 std::string where() {
-    char buf[160];
-    int n = snprintf(buf, sizeof buf, "kernel %s, block (%u,%u,%u)", L->kernel->name.c_str(), blockIdx.x,
-                     blockIdx.y, blockIdx.z);
-    if (L->cur) snprintf(buf + n, sizeof buf - n, ", thread %u", L->cur->tid);
+    char buf[200];
+    where_into(buf, sizeof buf);
     return buf;
 }
 
@@ -227,32 +238,34 @@ std::string describe_deadlock() {
 // The handler runs on its own stack (so a fiber stack overflow is reported too) and abandons the
 // faulting fiber by switching to the scheduler. Faults outside a kernel keep their old handling.
 struct sigaction old_actions[3];
+stack_t old_altstack;
 const int fault_signals[3] = {SIGSEGV, SIGBUS, SIGILL};
 
 void fault_handler(int sig, siginfo_t* info, void*) {
-    if (!L || !L->cur) {
+    if (!L || !L->cur || !pthread_equal(pthread_self(), L->thread)) {
         for (int i = 0; i < 3; ++i)
             if (fault_signals[i] == sig) sigaction(sig, &old_actions[i], nullptr);
         return;  // the faulting instruction runs again under the previous handler
     }
-    if (L->error.empty()) {
-        char buf[200];
+    if (L->error.empty()) {  // formatted on the stack; L->error has capacity reserved: no malloc
+        char at[200], buf[400];
+        where_into(at, sizeof at);
         if (sig == SIGILL)
-            snprintf(buf, sizeof buf, "misaligned access: a vector load or store at an address not aligned to its type");
+            snprintf(buf, sizeof buf, "%s: misaligned access: a vector load or store at an address not aligned to its type", at);
         else
-            snprintf(buf, sizeof buf, "illegal memory access at %p (outside every device allocation, or a fiber stack overflow)",
-                     info->si_addr);
-        L->error = where() + ": " + buf;
+            snprintf(buf, sizeof buf, "%s: illegal memory access at %p (outside every device allocation, or a fiber stack overflow)",
+                     at, info->si_addr);
+        L->error.assign(buf);
     }
     switch_to_scheduler_after_fault();
 }
 
 void install_fault_handlers() {
-    static std::vector<char> alt(1 << 16);
+    static thread_local std::vector<char> alt(1 << 16);
     stack_t ss{};
     ss.ss_sp = alt.data();
     ss.ss_size = alt.size();
-    sigaltstack(&ss, nullptr);
+    sigaltstack(&ss, &old_altstack);
     struct sigaction sa{};
     sa.sa_sigaction = fault_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;  // the handler never returns for kernel faults
@@ -262,6 +275,7 @@ void install_fault_handlers() {
 
 void restore_fault_handlers() {
     for (int i = 0; i < 3; ++i) sigaction(fault_signals[i], &old_actions[i], nullptr);
+    sigaltstack(&old_altstack, nullptr);
 }
 
 void switch_to_scheduler_after_fault() {
@@ -278,7 +292,9 @@ void run_block() {
     L->warps.assign((n + 31) / 32, Warp{});
     L->live = (int)n;
     L->at_barrier = 0;
-    if (L->dyn) memset(L->dyn, 0xff, L->dyn_bytes);  // shared memory starts undefined
+    // Shared memory starts undefined: NaN everywhere, static (the emu_shared section) and dynamic.
+    if (__stop_emu_shared > __start_emu_shared) memset(__start_emu_shared, 0xff, __stop_emu_shared - __start_emu_shared);
+    if (L->dyn) memset(L->dyn, 0xff, L->dyn_bytes);
     while (stacks.size() < n) {
         void* s = mmap(nullptr, STACK_BYTES + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (s == MAP_FAILED) { L->error = "cannot map fiber stacks"; return; }
@@ -347,14 +363,37 @@ u32 half_at(const void* row, int elem) {
     return h;
 }
 
+// The accumulation of one mma step as tensor cores do it (Fasi, Higham, Mikaitis, Pranesh 2021,
+// "Numerical behavior of NVIDIA tensor cores"): products of 16-bit values are exact; the addends
+// (the accumulator and a block of products) are aligned to the largest of them and truncated to
+// its 24-bit significand, summed, and the sum is truncated to f32 (round toward zero). Modelled
+// pessimistically (no guard bits, blocks of 8 products), so an accuracy bound that holds here
+// does not depend on a GPU rounding more kindly than round-to-nearest would.
+float tensor_core_sum(const double* t, int n) {
+    int emax = INT_MIN;
+    for (int i = 0; i < n; ++i)
+        if (t[i] != 0.0) {
+            int e;
+            frexp(t[i], &e);
+            emax = e > emax ? e : emax;
+        }
+    if (emax == INT_MIN) return 0.0f;
+    const double quantum = ldexp(1.0, emax - 24);
+    double sum = 0.0;  // exact: at most 9 multiples of quantum below 2^(emax+4)
+    for (int i = 0; i < n; ++i) sum += trunc(t[i] / quantum) * quantum;
+    float r = (float)sum;
+    if (fabs((double)r) > fabs(sum)) r = nextafterf(r, 0.0f);  // round toward zero
+    return r;
+}
+
 float mma_elem(u32 bits16, MmaType t) {
     return t == MmaType::bf16 ? __uint_as_float(bits16 << 16) : f16_to_f32((u16)bits16);
 }
 
 }  // namespace
 
-Registrar::Registrar(const char* name, Trampoline fn, int n_params, const size_t* sizes) {
-    registry()[name] = Kernel{name, fn, n_params, sizes};
+Registrar::Registrar(const char* name, Trampoline fn, int n_params, const size_t* sizes, int max_threads) {
+    registry()[name] = Kernel{name, fn, n_params, sizes, max_threads};
 }
 
 const Kernel* find_kernel(const char* name) {
@@ -378,9 +417,9 @@ u32 shfl(u32 mask, u32 v, int lane_or_xor, bool is_xor, int width) {
     const u32 in[3] = {v, (u32)lane_or_xor, is_xor ? 1u : 0u};
     return collective(SHFL, in, 3, [](u32 (*i)[MAX_IN], u32 (*o)[MAX_OUT]) {
         for (int l = 0; l < 32; ++l) {
-            const int src = i[l][2] ? (l ^ (int)i[l][1]) : (int)i[l][1];
-            // Out of range sources read the lane's own value (PTX shfl semantics for c = 0x1f).
-            o[l][0] = (src >= 0 && src < 32) ? i[src][0] : i[l][0];
+            // Source lane as __shfl_sync / __shfl_xor_sync compute it for width 32: the low 5 bits.
+            const int src = (i[l][2] ? (l ^ (int)i[l][1]) : (int)i[l][1]) & 31;
+            o[l][0] = i[src][0];
         }
     })[0];
 }
@@ -439,14 +478,17 @@ void mma_m16n8k16(float d[4], const u32 a[4], u32 b0, u32 b1, MmaType type) {
                 C[g + 8][2 * c + e] = __uint_as_float(i[l][8 + e]);
             }
         }
-        // Products of 16-bit values are exact in double; one rounding to f32 at the end.
         for (int l = 0; l < 32; ++l) {
             const int g = l / 4, c = l % 4;
             for (int e = 0; e < 4; ++e) {
                 const int row = g + (e >> 1) * 8, col = 2 * c + (e & 1);
-                double s = C[row][col];
-                for (int k = 0; k < 16; ++k) s += (double)A[row][k] * (double)B[k][col];
-                out[l][e] = __float_as_uint((float)s);
+                float acc = C[row][col];
+                for (int k0 = 0; k0 < 16; k0 += 8) {
+                    double terms[9] = {acc};
+                    for (int k = 0; k < 8; ++k) terms[1 + k] = (double)A[row][k0 + k] * (double)B[k0 + k][col];
+                    acc = tensor_core_sum(terms, 9);
+                }
+                out[l][e] = __float_as_uint(acc);
             }
         }
     });
@@ -491,16 +533,36 @@ void* dynamic_smem() {
     return L->dyn;
 }
 
+// IEEE binary16 conversions in integer code (no _Float16: older compilers lack it in C++).
 float f16_to_f32(u16 h) {
-    _Float16 v;
-    memcpy(&v, &h, 2);
-    return (float)v;
+    const u32 sign = (u32)(h & 0x8000) << 16, exp = (h >> 10) & 31, mant = h & 0x3ff;
+    if (exp == 0) {  // zero or subnormal: mant · 2^-24, exact in f32
+        const float v = ldexpf((float)mant, -24);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13));  // inf, NaN
+    return __uint_as_float(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
+// Round to nearest even, overflow to infinity, NaN to PTX's canonical 0x7fff.
 u16 f32_to_f16(float f) {
-    const _Float16 v = (_Float16)f;  // IEEE round to nearest even, overflow to infinity
-    u16 h;
-    memcpy(&h, &v, 2);
-    return h;
+    u32 x = __float_as_uint(f);
+    const u32 sign = (x >> 16) & 0x8000;
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) return 0x7fff;
+    if (x >= 0x477ff000u) return (u16)(sign | 0x7c00);  // >= 65520 rounds to infinity
+    if (x >= 0x38800000u) {                              // normal f16 (>= 2^-14)
+        u32 h = ((((x >> 23) - 127 + 15) << 10) | ((x & 0x7fffff) >> 13));
+        const u32 rem = x & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;  // a carry moves into the exponent
+        return (u16)(sign | h);
+    }
+    if (x < 0x33000000u) return (u16)sign;  // below 2^-25: rounds to zero (2^-25 ties to even 0)
+    const u32 mant = (x & 0x7fffff) | 0x800000;
+    const int shift = -((int)(x >> 23) - 127 + 1);  // subnormal unit 2^-24: 14..24
+    u32 h = mant >> shift;
+    const u32 rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1))) ++h;
+    return (u16)(sign | h);
 }
 u16 f32_to_bf16(float f) {
     u32 b = __float_as_uint(f);
@@ -516,6 +578,9 @@ std::string launch(const Kernel& k, dim3 grid, dim3 block, u32 smem_bytes, void*
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535)
         return "kernel " + k.name + ": invalid grid";
     if (smem_bytes > 227 * 1024) return "kernel " + k.name + ": more than 227 KiB of dynamic shared memory";
+    if (k.max_threads && (int)block.x > k.max_threads)
+        return "kernel " + k.name + ": " + std::to_string(block.x) + " threads per block, above its __launch_bounds__(" +
+               std::to_string(k.max_threads) + ")";
     // Copy the arguments, as the driver does at launch.
     std::vector<std::vector<unsigned char>> values(k.n_params);
     std::vector<void*> ptrs(k.n_params);
@@ -526,6 +591,8 @@ std::string launch(const Kernel& k, dim3 grid, dim3 block, u32 smem_bytes, void*
         ptrs[i] = aligned;
     }
     Launch launch_state;
+    launch_state.thread = pthread_self();
+    launch_state.error.reserve(512);
     L = &launch_state;
     L->kernel = &k;
     L->params = ptrs.data();

@@ -14,6 +14,7 @@ struct Kernel {
     Trampoline fn;
     int n_params;
     const size_t* param_sizes;
+    int max_threads;  // from __launch_bounds__, 0 when the kernel has none
 };
 
 // The registered kernel called `name`, or nullptr.

@@ -38,9 +38,10 @@ extern "C" __global__ void selftest_store_past_end(float* out, u32 n) {
     out[n + threadIdx.x] = 1.0f;
 }
 
-// One warp: D[16x8] = A[16x16] · B[16x8] (bf16 in, f32 out), A row-major and B stored as Bᵀ [8][16]
-// (both 16-bit), through ldmatrix and mma exactly as kernels/gemm.cu feeds them.
-extern "C" __global__ void selftest_mma_bf16(const u16* a, const u16* bt, float* d) {
+// One warp: D[16x8] = A[16x16] · B[16x8] (16-bit in, f32 out), A row-major and B stored as Bᵀ
+// [8][16], through ldmatrix and mma exactly as kernels/gemm.cu feeds them.
+template <typename T>
+__device__ void selftest_mma(const u16* a, const u16* bt, float* d) {
     __shared__ __align__(16) u16 as[16 * 16];
     __shared__ __align__(16) u16 bs[8 * 16];
     const int lane = threadIdx.x;
@@ -52,6 +53,29 @@ extern "C" __global__ void selftest_mma_bf16(const u16* a, const u16* bt, float*
     // B: matrices 0/1 are k 0..7 / 8..15 of the 8 columns; lanes 16..31 repeat them.
     ldmatrix_x4(br, bs + (lane & 7) * 16 + ((lane >> 3) & 1) * 8);
     float acc[4] = {0.f, 0.f, 0.f, 0.f};
-    mma_bf16(acc, ar, br[0], br[1]);
+    mma(acc, ar, br[0], br[1], (T*)nullptr);
     for (int e = 0; e < 4; ++e) d[((lane >> 2) + (e >> 1) * 8) * 8 + (lane & 3) * 2 + (e & 1)] = acc[e];
+}
+extern "C" __global__ void selftest_mma_bf16(const u16* a, const u16* bt, float* d) { selftest_mma<bf16>(a, bt, d); }
+extern "C" __global__ void selftest_mma_f16(const u16* a, const u16* bt, float* d) { selftest_mma<f16>(a, bt, d); }
+
+// ldmatrix .trans of each 8x8 block of a 16x16 tile must equal plain ldmatrix of the same block
+// of the transposed tile: out[0..128) from .trans, out[128..256) from the plain load.
+extern "C" __global__ void selftest_ldmatrix_trans(const u16* m, u32* out) {
+    __shared__ __align__(16) u16 t[16 * 16];
+    __shared__ __align__(16) u16 tt[16 * 16];
+    const int lane = threadIdx.x;
+    for (int i = lane; i < 256; i += 32) {
+        t[i] = m[i];
+        tt[(i % 16) * 16 + i / 16] = m[i];
+    }
+    __syncthreads();
+    const int mat = lane / 8, r = lane % 8;
+    u32 a[4], b[4];
+    ldmatrix_x4_trans(a, t + (8 * (mat / 2) + r) * 16 + 8 * (mat % 2));
+    ldmatrix_x4(b, tt + (8 * (mat % 2) + r) * 16 + 8 * (mat / 2));
+    for (int i = 0; i < 4; ++i) {
+        out[lane * 4 + i] = a[i];
+        out[128 + lane * 4 + i] = b[i];
+    }
 }

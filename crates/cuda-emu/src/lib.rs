@@ -15,16 +15,18 @@
 
 use std::sync::OnceLock;
 
-/// Where the CUDA backend's tests run.
+/// What answers as libcuda in this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
+pub enum Driver {
     /// A real libcuda was found: the tests use the GPU (if any).
-    RealDriver,
+    Real,
     /// The emulator is loaded in this process.
     Emulator,
     /// Neither (not Linux, or `MISTRAL_CUDA_EMU=0`).
     None,
 }
+
+static INSTALLED: OnceLock<Driver> = OnceLock::new();
 
 /// Path of the built emulator library, when this platform builds it.
 pub fn library_path() -> Option<&'static str> {
@@ -40,29 +42,28 @@ pub fn library_path() -> Option<&'static str> {
 
 /// Loads the emulator as this process's libcuda unless a real driver is present. Call it before
 /// anything touches cudarc. `MISTRAL_CUDA_EMU=1` forces the emulator, `=0` disables it.
-pub fn install() -> Device {
-    static STATE: OnceLock<Device> = OnceLock::new();
-    *STATE.get_or_init(|| {
+pub fn install() -> Driver {
+    *INSTALLED.get_or_init(|| {
         let force = std::env::var("MISTRAL_CUDA_EMU").ok();
         if force.as_deref() == Some("0") {
-            return Device::None;
+            return Driver::None;
         }
         if force.as_deref() != Some("1") && real_driver_present() {
-            return Device::RealDriver;
+            return Driver::Real;
         }
         let Some(path) = library_path() else {
-            return Device::None;
+            return Driver::None;
         };
         // SAFETY: loading our own library runs only its static registrations of kernel entry points.
         match unsafe { libloading::Library::new(path) } {
             Ok(lib) => {
                 // Kept loaded for the life of the process: cudarc holds its own handle to it.
                 std::mem::forget(lib);
-                Device::Emulator
+                Driver::Emulator
             }
             Err(e) => {
                 eprintln!("cuda-emu: cannot load {path}: {e}");
-                Device::None
+                Driver::None
             }
         }
     })
@@ -72,14 +73,22 @@ pub fn install() -> Device {
 /// the loader then hands to cudarc), or `None` when this platform has no emulator. Empty when a
 /// real driver is present: the child uses the GPU.
 pub fn child_env() -> Option<Vec<(&'static str, String)>> {
-    if std::env::var("MISTRAL_CUDA_EMU").as_deref() != Ok("1") && real_driver_present() {
+    let force = std::env::var("MISTRAL_CUDA_EMU").ok();
+    if force.as_deref() == Some("0") {
+        return None;
+    }
+    if force.as_deref() != Some("1") && real_driver_present() {
         return Some(Vec::new());
     }
     library_path().map(|p| vec![("LD_PRELOAD", p.to_string())])
 }
 
-/// Whether a real NVIDIA driver library can be opened.
+/// Whether a real NVIDIA driver library can be opened (false once [`install`] has loaded the
+/// emulator, which answers to the same name).
 pub fn real_driver_present() -> bool {
+    if INSTALLED.get() == Some(&Driver::Emulator) {
+        return false;
+    }
     ["libcuda.so.1", "libcuda.so"].iter().any(|name| {
         // SAFETY: the probe only opens and closes the driver library.
         unsafe { libloading::Library::new(*name) }.is_ok()

@@ -174,28 +174,57 @@ fn unknown_kernel_is_not_found() {
     assert_eq!(Driver::open().function("no_such_kernel"), Err(NOT_FOUND));
 }
 
-/// ldmatrix + mma.m16n8k16 against a plain f64 matrix product of the same bf16 values.
+/// ldmatrix + mma.m16n8k16 (bf16 and f16) against a plain f64 matrix product of the same values.
 #[test]
 fn mma_computes_a_matrix_product() {
     let d = Driver::open();
-    // Small integers and halves are exact in bf16; mixed signs exercise every fragment element.
+    // Small integers and halves are exact in bf16 and f16; mixed signs reach every fragment.
     let a: Vec<f32> = (0..256)
         .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.5)
         .collect();
     let bt: Vec<f32> = (0..128)
         .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.25)
         .collect();
-    let bf = |v: &[f32]| -> Vec<u16> { v.iter().map(|x| (x.to_bits() >> 16) as u16).collect() };
-    let (pa, pb, pd) = (d.upload(&bf(&a)), d.upload(&bf(&bt)), d.alloc(128 * 4));
-    d.launch("selftest_mma_bf16", 32, &mut [arg(&pa), arg(&pb), arg(&pd)])
-        .unwrap();
-    let got = d.download_f32(pd, 128);
-    for r in 0..16 {
-        for c in 0..8 {
-            let want: f64 = (0..16)
-                .map(|k| a[r * 16 + k] as f64 * bt[c * 16 + k] as f64)
-                .sum();
-            assert_eq!(got[r * 8 + c] as f64, want, "D[{r}][{c}]");
+    let bf16 = |v: &[f32]| -> Vec<u16> { v.iter().map(|x| (x.to_bits() >> 16) as u16).collect() };
+    let f16 = |v: &[f32]| -> Vec<u16> {
+        v.iter()
+            .map(|&x| half::f16::from_f32(x).to_bits())
+            .collect()
+    };
+    for (kernel, enc) in [
+        ("selftest_mma_bf16", &bf16 as &dyn Fn(&[f32]) -> Vec<u16>),
+        ("selftest_mma_f16", &f16),
+    ] {
+        let (pa, pb, pd) = (d.upload(&enc(&a)), d.upload(&enc(&bt)), d.alloc(128 * 4));
+        d.launch(kernel, 32, &mut [arg(&pa), arg(&pb), arg(&pd)])
+            .unwrap();
+        let got = d.download_f32(pd, 128);
+        for r in 0..16 {
+            for c in 0..8 {
+                let want: f64 = (0..16)
+                    .map(|k| a[r * 16 + k] as f64 * bt[c * 16 + k] as f64)
+                    .sum();
+                assert_eq!(got[r * 8 + c] as f64, want, "{kernel}: D[{r}][{c}]");
+            }
         }
     }
+}
+
+/// `ldmatrix .trans` loads the transpose: each block through .trans equals the transposed
+/// tile's block through the plain load (whose layout the mma test checks).
+#[test]
+fn ldmatrix_trans_is_the_transpose() {
+    let d = Driver::open();
+    let m: Vec<u16> = (0..256u16).map(|i| i.wrapping_mul(40503)).collect();
+    let (pm, pout) = (d.upload(&m), d.alloc(256 * 4));
+    d.launch("selftest_ldmatrix_trans", 32, &mut [arg(&pm), arg(&pout)])
+        .unwrap();
+    let words: Vec<u32> = d
+        .download_f32(pout, 256)
+        .iter()
+        .map(|f| f.to_bits())
+        .collect();
+    assert_eq!(words[..128], words[128..]);
+    // And it moved data (a tile of distinct values gives distinct fragments).
+    assert!(words[..128].windows(2).any(|w| w[0] != w[1]));
 }
