@@ -182,7 +182,15 @@ impl Device {
             let mut rec = self.rec.lock().expect("recorder lock");
             if rec.is_recording() {
                 // SAFETY: forwarded from the caller's contract.
-                return unsafe { rec.record(f, entry, grid, args) };
+                match unsafe { rec.record(f.clone(), entry, grid, args) } {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        // Graphs are an optimisation: without them, launch as usual.
+                        eprintln!("cuda: {e}; CUDA graphs switched off for this device");
+                        self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
+                        rec.give_up(&self.stream)?;
+                    }
+                }
             }
         }
         // The driver's current context is per thread; the backend may be used from several.

@@ -201,6 +201,15 @@ impl Recorder {
         Ok(())
     }
 
+    /// Switches graphs off and launches what was recorded one by one (after a graph API error).
+    pub fn give_up(&mut self, stream: &CudaStream) -> Result<()> {
+        self.enabled = false;
+        self.recording = false;
+        self.graphs.clear();
+        let mut step = std::mem::take(&mut self.pending);
+        launch_each(&mut step, stream)
+    }
+
     /// Ends the recording and issues the recorded step on `stream`.
     pub fn flush(&mut self, stream: &CudaStream) -> Result<()> {
         self.recording = false;

@@ -20,7 +20,7 @@ mod ops;
 mod tensor;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaSlice, DevicePtr};
 use mistral_core::ops::{
@@ -38,7 +38,7 @@ pub const NO_DRIVER: &str = "CUDA backend unavailable: no NVIDIA driver (libcuda
 
 /// A CUDA device running the Mistral ops.
 pub struct CudaBackend {
-    dev: Device,
+    dev: Arc<Device>,
     ordinal: usize,
     /// `inv_freq` per (theta bits, head_dim), uploaded once.
     inv_freq: Mutex<HashMap<(u32, usize), CudaSlice<f32>>>,
@@ -55,7 +55,7 @@ impl CudaBackend {
         }
         device::nvrtc_ready()?;
         Ok(CudaBackend {
-            dev: Device::open(ordinal)?,
+            dev: Arc::new(Device::open(ordinal)?),
             ordinal,
             inv_freq: Mutex::new(HashMap::new()),
             attn_scratch: Mutex::new(None),
@@ -185,6 +185,7 @@ impl Backend for CudaBackend {
             buf,
             dtype: DType::F32,
             len,
+            dev: Arc::downgrade(&self.dev),
         })
     }
 
@@ -212,6 +213,7 @@ impl Backend for CudaBackend {
             buf,
             dtype: t.dtype,
             len: t.numel(),
+            dev: Arc::downgrade(&self.dev),
         })
     }
 

@@ -1,15 +1,16 @@
 //! Bad input and bad devices give one-line errors, never panics: a GPU older than compute
 //! capability 8.0, a missing device, out of device memory (before an upload, naming what was
-//! requested and what is free). Needs the CUDA emulator (crates/cuda-emu), whose device
+//! requested and what is free), a driver that refuses CUDA-graph calls (fall back). Needs the CUDA emulator (crates/cuda-emu), whose device
 //! can be made old or small; skipped on a machine with a real driver. One test function: the
 //! emulator's settings are process environment.
 
 use mistral_core::{Backend, DType, Error, HostTensor};
 use mistral_cuda::CudaBackend;
+use mistral_model::Logits;
 
 #[test]
 fn device_errors_are_clear() {
-    if cuda_emu::install() != cuda_emu::Device::Emulator {
+    if cuda_emu::install() != cuda_emu::Driver::Emulator {
         eprintln!("skipped: needs the CUDA emulator (a real driver is present)");
         return;
     }
@@ -56,4 +57,29 @@ fn device_errors_are_clear() {
             .starts_with("out of device memory: a buffer of"),
         "{err}"
     );
+
+    // A driver that refuses a graph call: the decode step falls back to launching kernel by
+    // kernel, graphs switch off, and the logits equal an eager run's.
+    let g = mistral_tests::fixtures::goldens()
+        .into_iter()
+        .next()
+        .unwrap();
+    let run = |fail: &str| {
+        std::env::set_var("CUDA_EMU_FAIL", fail);
+        let gpu = CudaBackend::new(0).unwrap();
+        let mut m = mistral_tests::fixtures::load_model(gpu, &g.dir, 256);
+        let mut logits = m.forward(&g.tokens[..4], 0, Logits::Last).unwrap();
+        for t in 4..8 {
+            logits.extend(m.forward(&g.tokens[t..t + 1], t, Logits::Last).unwrap());
+        }
+        std::env::remove_var("CUDA_EMU_FAIL");
+        (logits, m.backend().graphs_enabled())
+    };
+    let (want, on) = run("");
+    assert!(on, "graphs on by default");
+    for fail in ["cuGraphInstantiateWithFlags", "cuFuncGetParamInfo"] {
+        let (got, on) = run(fail);
+        assert!(!on, "{fail} failing switches graphs off");
+        assert_eq!(got, want, "{fail}: same logits as with graphs");
+    }
 }

@@ -27,7 +27,7 @@ use mistral_tests::fixtures::{goldens, load_model};
 fn backend() -> Option<CudaBackend> {
     let device = cuda_emu::install();
     match CudaBackend::new(0) {
-        Ok(b) if device == cuda_emu::Device::Emulator => {
+        Ok(b) if device == cuda_emu::Driver::Emulator => {
             eprintln!("running on the CUDA emulator (CPU)");
             Some(b)
         }
@@ -165,23 +165,26 @@ fn golden_models_match_cpu_end_to_end() {
         let (name, dir) = (&g.name, &g.dir);
         let (tokens, prompt, greedy) = (&g.tokens, &g.prompt, &g.greedy);
 
-        // Teacher-forced logits, prefill in one block and then incrementally (blocks of 3, then
-        // single-token decode through the flash-decoding path).
-        for max_batch in [256, 3] {
+        // Teacher-forced logits: a 7-token prefill then single-token decode (flash-decoding),
+        // in one block or in blocks of 3; and the whole sequence as prefill, in one block or in
+        // blocks of 20 (the tensor-core prefill attention over several query and key tiles, the
+        // second block reading keys of the first from the cache).
+        let all = tokens.len();
+        for (max_batch, prefill) in [(256, 7), (3, 7), (256, all), (20, all)] {
             let mut cpu = load_model(CpuBackend::new(), dir, max_batch);
             let mut gpu = load_model(backend().unwrap(), dir, max_batch);
             let run = |m: &mut Forward| {
-                let mut v = m(&tokens[..7.min(tokens.len())], 0, Logits::All);
-                for t in 7..tokens.len() {
+                let mut v = m(&tokens[..prefill.min(all)], 0, Logits::All);
+                for t in prefill.min(all)..all {
                     v.extend(m(&tokens[t..t + 1], t, Logits::Last));
                 }
                 v
             };
             let want = run(&mut |t, p, l| cpu.forward(t, p, l).unwrap());
             let got = run(&mut |t, p, l| gpu.forward(t, p, l).unwrap());
-            let s = compare(&format!("{name} batch {max_batch}"), &got, &want, GOLDEN)
-                .unwrap_or_else(|e| panic!("{e}"));
-            println!("ok   {name} batch {max_batch}: {s}");
+            let what = format!("{name} batch {max_batch} prefill {prefill}");
+            let s = compare(&what, &got, &want, GOLDEN).unwrap_or_else(|e| panic!("{e}"));
+            println!("ok   {what}: {s}");
         }
 
         let mut gpu = load_model(backend().unwrap(), dir, 256);
@@ -291,4 +294,22 @@ fn graph_replay_across_key_split_changes() {
             "logit {i}: graph {a} vs eager {b}"
         );
     }
+}
+
+/// A buffer dropped while a decode step is being recorded (graph.rs) is freed only after the
+/// recorded kernels that use it have been issued (on a GPU the free is stream-ordered after them).
+#[test]
+fn a_buffer_dropped_mid_recording_outlives_its_kernels() {
+    let Some(gpu) = backend() else { return };
+    let table = gpu
+        .upload(&HostTensor::from_f32(vec![4, 8], &[0.5; 32], DType::F32))
+        .unwrap();
+    let mut out = gpu.zeros(8).unwrap();
+    // A single token starts a recorded step; the embedding kernel is recorded, not launched.
+    gpu.embedding(&table, &[1], 8, &mut out).unwrap();
+    drop(out);
+    gpu.synchronize().unwrap();
+    let mut out = gpu.zeros(8).unwrap();
+    gpu.embedding(&table, &[2], 8, &mut out).unwrap();
+    assert_eq!(gpu.download_f32(&out).unwrap(), vec![0.5; 8]);
 }
