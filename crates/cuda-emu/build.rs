@@ -25,7 +25,12 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
 
-    let mut units = vec![csrc.join("runtime.cpp"), csrc.join("driver.cpp")];
+    let mut units = vec![
+        csrc.join("runtime.cpp"),
+        csrc.join("memory.cpp"),
+        csrc.join("ptx.cpp"),
+        csrc.join("driver.cpp"),
+    ];
     let mut files: Vec<PathBuf> = std::fs::read_dir(&kernels)
         .unwrap()
         .map(|e| e.unwrap().path())
