@@ -65,14 +65,13 @@ template <typename W>
 __device__ void gemv3(const float* x, const W* w0, const W* w1, const W* w2, float* y0, float* y1, float* y2,
                       u32 n0, u32 n1, u32 n2, u32 k) {
     const u32 lane = threadIdx.x & 31;
-    u32 row = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
-    const W* w = w0;
-    float* y = y0;
-    if (row >= n0) { row -= n0; w = w1; y = y1;
-        if (row >= n1) { row -= n1; w = w2; y = y2;
-            if (row >= n2) return; } }
+    const u32 r = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    if (r >= n0 + n1 + n2) return;
+    const int m = (r >= n0) + (r >= n0 + n1);  // which matrix (warp-uniform)
+    const u32 row = r - (m == 0 ? 0 : m == 1 ? n0 : n0 + n1);
+    const W* w = m == 0 ? w0 : m == 1 ? w1 : w2;
     const float acc = row_dot(x, w + (u64)row * k, k, lane);
-    if (lane == 0) y[row] = acc;
+    if (lane == 0) (m == 0 ? y0 : m == 1 ? y1 : y2)[row] = acc;
 }
 
 // out[r] = silu(x · wg[r]) · (x · wu[r]): decode's gate and up projections and SwiGLU in one pass,
