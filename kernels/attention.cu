@@ -21,6 +21,7 @@ struct AttnArgs {
     const float* v_cache;
     float* out;            // [n, n_heads, d]
     float* part;           // [n, n_heads, splits, d + 2] when splits > 1
+    const u32* pos;        // when set, start_pos is *pos (a decode step replayed as a CUDA graph)
     u32 n, start_pos, n_heads, n_kv, d, window, slots, splits, qb;
     float scale;
 };
@@ -34,7 +35,10 @@ __device__ __forceinline__ const float* kv_row(const AttnArgs& a, const float* b
 
 // grid (ceil(n / qb), n_kv, splits), block 32 · qb · group, dynamic shared memory
 // (warps · d + KT · (d + 1) + KT · d) floats.
-extern "C" __global__ void attn_f32(const AttnArgs a) {
+extern "C" __global__ void attn_f32(const AttnArgs args) {
+    AttnArgs a = args;
+    if (a.pos) a.start_pos = *a.pos;
+    a.window = min(a.window, a.start_pos + a.n);  // a window longer than every position
     float* smem = dynamic_smem<float>();
     const u32 group = a.n_heads / a.n_kv, warps = blockDim.x >> 5;
     const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;

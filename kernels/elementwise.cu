@@ -16,8 +16,14 @@ extern "C" __global__ void swiglu_f32(const float* __restrict__ gate, const floa
     }
 }
 
-// dst[i] = src[i] (pointers already offset by the host).
-extern "C" __global__ void copy_f32(const float* __restrict__ src, float* __restrict__ dst, u64 n) {
+// dst[i] = src[i], pointers offset by the host, plus offsets[0] / offsets[1] elements when given
+// (a decode step replayed as a CUDA graph reads its cache slot from device memory).
+extern "C" __global__ void copy_f32(const float* __restrict__ src, float* __restrict__ dst, u64 n,
+                                    const u32* __restrict__ offsets) {
+    if (offsets) {
+        src += offsets[0];
+        dst += offsets[1];
+    }
     for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < n; i += (u64)gridDim.x * blockDim.x)
         dst[i] = src[i];
 }

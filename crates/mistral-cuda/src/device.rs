@@ -52,6 +52,9 @@ pub(crate) struct Device {
     rec: Mutex<Recorder>,
     /// One-term tensor-core GEMM (activations rounded to the weights' type); see ops/matmul.rs.
     fast_gemm: AtomicBool,
+    /// The device side of staged per-step scalars (graph.rs), kept alive here.
+    #[allow(dead_code)]
+    stage_buf: cudarc::driver::CudaSlice<u32>,
 }
 
 impl Device {
@@ -83,6 +86,14 @@ impl Device {
         // SAFETY: an out-pointer; the driver is loaded (checked by the caller).
         unsafe { sys::cuDriverGetVersion(&mut driver) };
         let graphs = driver >= 12040 && std::env::var("MISTRAL_CUDA_GRAPHS").as_deref() != Ok("0");
+        // Where recorded steps read their staged scalars from (graph.rs).
+        let stage_buf = stream
+            .alloc_zeros::<u32>(crate::graph::STAGE_CAPACITY)
+            .map_err(drv("graph staging buffer"))?;
+        let stage_dev = {
+            use cudarc::driver::DevicePtr;
+            stage_buf.device_ptr(&stream).0
+        };
         Ok(Device {
             arch: (major * 10 + minor) as u32,
             name,
@@ -90,7 +101,8 @@ impl Device {
             stream,
             modules: Mutex::new(HashMap::new()),
             funcs: Mutex::new(HashMap::new()),
-            rec: Mutex::new(Recorder::new(graphs)),
+            rec: Mutex::new(Recorder::new(graphs, stage_dev)),
+            stage_buf,
             fast_gemm: AtomicBool::new(
                 std::env::var("MISTRAL_CUDA_FAST_GEMM").as_deref() == Ok("1"),
             ),
@@ -102,6 +114,12 @@ impl Device {
         self.flush()?;
         self.rec.lock().expect("recorder lock").begin();
         Ok(())
+    }
+
+    /// While a step is being recorded, stages per-step scalars and returns their device address
+    /// (see graph.rs); `None` otherwise, when the op passes them as kernel arguments.
+    pub fn stage(&self, values: &[u32]) -> Option<u64> {
+        self.rec.lock().expect("recorder lock").stage(values)
     }
 
     /// Issues whatever a step recorded. Every operation other than a kernel launch (allocation,

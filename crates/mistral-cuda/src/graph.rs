@@ -8,6 +8,13 @@
 //! position, cache slot, key splits) with `cuGraphExecKernelNodeSetParams`. The model, the kernels
 //! and the Backend trait are unchanged: a step records the same launches it would have issued.
 //!
+//! Per-step scalars (the token, the position, the cache slot) would make ~1 + 5 per layer nodes
+//! differ between steps. Ops that record such a scalar stage it instead ([`Recorder::stage`]): the
+//! value goes into a small host array, the kernel gets a pointer into a device copy of it, and
+//! the array is copied to the device (one cuMemcpyHtoDAsync) before the step runs. Replays then
+//! need no node updates at all, except when a grid changes (the key-split count of decode
+//! attention, every 128 positions).
+//!
 //! Recording only spans model steps, whose buffers live across the step; anything that allocates,
 //! copies or waits ends the recording first. A driver error while building or updating a graph
 //! switches graphs off for this backend and launches the recorded kernels one by one instead.
@@ -23,6 +30,8 @@ use crate::device::Grid;
 
 /// Graphs kept at once (one per distinct step shape; decode has two or three).
 const MAX_GRAPHS: usize = 8;
+/// Staged scalars per step (Mistral-7B decode stages 1 + 32 · 6).
+pub(crate) const STAGE_CAPACITY: usize = 4096;
 
 /// What the recorder has done so far (tests and benchmarks read it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +116,9 @@ pub(crate) struct Recorder {
     seen: HashMap<u64, u32>,
     graphs: HashMap<u64, StepGraph>,
     param_sizes: HashMap<&'static str, Vec<usize>>,
+    /// This step's staged scalars, and the device buffer they are copied to before it runs.
+    staging: Vec<u32>,
+    stage_dev: u64,
     pub stats: GraphStats,
 }
 
@@ -129,8 +141,9 @@ fn check(r: sys::CUresult, what: &'static str) -> Result<()> {
 }
 
 impl Recorder {
-    /// `enabled`: whether single-token steps are recorded at all.
-    pub fn new(enabled: bool) -> Self {
+    /// `enabled`: whether single-token steps are recorded at all; `stage_dev`: a device buffer of
+    /// [`STAGE_CAPACITY`] u32s for staged scalars (0: none, scalars stay kernel arguments).
+    pub fn new(enabled: bool, stage_dev: u64) -> Self {
         Recorder {
             enabled,
             recording: false,
@@ -138,8 +151,44 @@ impl Recorder {
             seen: HashMap::new(),
             graphs: HashMap::new(),
             param_sizes: HashMap::new(),
+            staging: Vec::new(),
+            stage_dev,
             stats: GraphStats::default(),
         }
+    }
+
+    /// While recording, keeps `values` for this step and returns the device address they will
+    /// have when the step runs; `None` when not recording (pass them as kernel arguments).
+    pub fn stage(&mut self, values: &[u32]) -> Option<u64> {
+        if !self.recording
+            || self.stage_dev == 0
+            || self.staging.len() + values.len() > STAGE_CAPACITY
+        {
+            return None;
+        }
+        let at = self.stage_dev + 4 * self.staging.len() as u64;
+        self.staging.extend_from_slice(values);
+        Some(at)
+    }
+
+    /// Copies the staged scalars to the device, ahead of the step's kernels on `stream`.
+    fn upload_staging(&mut self, stream: &CudaStream) -> Result<()> {
+        if self.staging.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: stage_dev holds STAGE_CAPACITY u32s (stage() never exceeds it); the source is
+        // pageable host memory, which the driver copies out before returning, so clearing
+        // `staging` afterwards is safe; the copy is ordered before the step on the same stream.
+        let r = unsafe {
+            sys::cuMemcpyHtoDAsync_v2(
+                self.stage_dev,
+                self.staging.as_ptr() as *const c_void,
+                4 * self.staging.len(),
+                stream.cu_stream(),
+            )
+        };
+        self.staging.clear();
+        check(r, "uploading staged scalars")
     }
 
     pub fn enabled(&self) -> bool {
@@ -206,6 +255,7 @@ impl Recorder {
         self.enabled = false;
         self.recording = false;
         self.graphs.clear();
+        self.upload_staging(stream)?;
         let mut step = std::mem::take(&mut self.pending);
         launch_each(&mut step, stream)
     }
@@ -216,6 +266,7 @@ impl Recorder {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.upload_staging(stream)?;
         let mut step = std::mem::take(&mut self.pending);
         self.stats.steps += 1;
         self.stats.launches += step.len() as u64;

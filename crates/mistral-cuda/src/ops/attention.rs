@@ -7,7 +7,7 @@ use crate::device::{arg, Device, Grid};
 use crate::kernels::ATTENTION;
 use crate::CudaTensor;
 
-/// Mirrors `struct AttnArgs` in kernels/attention.cu (7 pointers, 9 u32, 1 f32: 96 bytes).
+/// Mirrors `struct AttnArgs` in kernels/attention.cu (8 pointers, 9 u32, 1 f32: 104 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 struct AttnArgs {
@@ -18,6 +18,7 @@ struct AttnArgs {
     v_cache: u64,
     out: u64,
     part: u64,
+    pos: u64,
     n: u32,
     start_pos: u32,
     n_heads: u32,
@@ -140,6 +141,17 @@ pub fn attention(
         )));
     }
     let s = &dev.stream;
+    // In a recorded decode step the position is staged (read from device memory: graph.rs) and
+    // the kernel caps the window at start_pos + n itself, so both arguments stay constant.
+    let (start_pos, window, pos) = match dev.stage(&[p.start_pos as u32]) {
+        Some(at) => (0, p.window.min(1 << 31) as u32, at),
+        // A window longer than every position is the same as that length (fits u32).
+        None => (
+            p.start_pos as u32,
+            p.window.min(p.start_pos + p.n) as u32,
+            0,
+        ),
+    };
     let a = AttnArgs {
         q: q.ptr(s),
         k_new: k_new.ptr(s),
@@ -148,13 +160,13 @@ pub fn attention(
         v_cache: v_cache.ptr(s),
         out: out.ptr(s),
         part,
+        pos,
         n: p.n as u32,
-        start_pos: p.start_pos as u32,
+        start_pos,
         n_heads: u32_of("attention", "n_heads", p.n_heads)?,
         n_kv: p.n_kv_heads as u32,
         d: p.head_dim as u32,
-        // A window longer than every position is the same as that length (fits u32).
-        window: p.window.min(p.start_pos + p.n) as u32,
+        window,
         slots: u32_of("attention", "slots", p.slots)?,
         splits: splits as u32,
         qb: qb as u32,
@@ -165,7 +177,8 @@ pub fn attention(
         block: (32 * warps) as u32,
         shared: shared as u32,
     };
-    // SAFETY: attn_f32(AttnArgs) by value; every buffer holds what `p.check` verified, `part`
+    // SAFETY: attn_f32(AttnArgs) by value; every buffer holds what `p.check` verified, `pos` is 0
+    // or a staged u32 written before the recorded step runs, `part`
     // holds scratch_len(p) floats when splits > 1 (the backend's scratch), and the dynamic
     // shared memory is the size the kernel indexes (warps·d + KT·(d+1) + KT·d floats).
     unsafe { dev.launch(&ATTENTION, "attn_f32", grid, &mut [arg(&a)])? };
@@ -191,7 +204,7 @@ mod tests {
 
     #[test]
     fn args_match_the_c_struct_size() {
-        assert_eq!(std::mem::size_of::<AttnArgs>(), 96);
+        assert_eq!(std::mem::size_of::<AttnArgs>(), 104);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use mistral_core::ops::CopyParams;
 use mistral_core::Result;
 
-use super::{elementwise_grid, want_f32};
+use super::{elementwise_grid, u32_of, want_f32};
 use crate::device::{arg, Device};
 use crate::kernels::ELEMENTWISE;
 use crate::CudaTensor;
@@ -15,18 +15,29 @@ pub fn copy(dev: &Device, src: &CudaTensor, dst: &mut CudaTensor, p: &CopyParams
         return Ok(());
     }
     let s = &dev.stream;
-    let (ps, pd, n) = (
-        src.ptr_at(s, p.src_offset),
-        dst.ptr_at(s, p.dst_offset),
-        p.len as u64,
-    );
-    // SAFETY: copy_f32(const float*, float*, u64); offsets + len are within both (checked above).
+    let n = p.len as u64;
+    // In a recorded decode step the offsets (the cache slot) are staged (graph.rs).
+    let offsets = [
+        u32_of("copy", "src offset", p.src_offset)?,
+        u32_of("copy", "dst offset", p.dst_offset)?,
+    ];
+    let (ps, pd, po) = match dev.stage(&offsets) {
+        Some(at) => (src.ptr(s), dst.ptr(s), at),
+        None => (
+            src.ptr_at(s, p.src_offset),
+            dst.ptr_at(s, p.dst_offset),
+            0u64,
+        ),
+    };
+    // SAFETY: copy_f32(const float*, float*, u64, const u32*); offsets + len are within both
+    // (checked above), applied on the host or, when staged, by the kernel from `po` (two u32s
+    // written before the recorded step runs).
     unsafe {
         dev.launch(
             &ELEMENTWISE,
             "copy_f32",
             elementwise_grid(p.len),
-            &mut [arg(&ps), arg(&pd), arg(&n)],
+            &mut [arg(&ps), arg(&pd), arg(&n), arg(&po)],
         )
     }
 }

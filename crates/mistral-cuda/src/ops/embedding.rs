@@ -45,21 +45,29 @@ pub fn embedding(
         let mut tok = TokenChunk {
             ids: [0; MAX_TOKENS],
         };
-        tok.ids[..chunk.len()].copy_from_slice(chunk);
+        // In a recorded decode step the token is staged (read from device memory: graph.rs).
+        let ids = match dev.stage(chunk) {
+            Some(at) => at,
+            None => {
+                tok.ids[..chunk.len()].copy_from_slice(chunk);
+                0u64
+            }
+        };
         let po = out.ptr_at(s, c * MAX_TOKENS * hidden);
         let grid = Grid {
             grid: (hidden.div_ceil(256) as u32, chunk.len() as u32, 1),
             block: 256,
             shared: 0,
         };
-        // SAFETY: embedding_*(const W*, TokenChunk, float*, u32); ids < vocab (checked above),
-        // out holds this chunk's rows (checked above); only `chunk.len()` rows are launched.
+        // SAFETY: embedding_*(const W*, TokenChunk, float*, u32, const u32*); ids < vocab
+        // (checked above), in `tok` or, when staged, at `ids` (written before the recorded step
+        // runs); out holds this chunk's rows (checked above); only `chunk.len()` rows launched.
         unsafe {
             dev.launch(
                 &EMBEDDING,
                 entry,
                 grid,
-                &mut [arg(&pt), arg(&tok), arg(&po), arg(&h)],
+                &mut [arg(&pt), arg(&tok), arg(&po), arg(&h), arg(&ids)],
             )?
         };
     }

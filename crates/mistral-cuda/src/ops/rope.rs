@@ -21,14 +21,27 @@ pub fn rope(dev: &Device, x: &mut CudaTensor, inv_freq: u64, p: &RopeParams) -> 
         p.start_pos as u32,
     );
     let px = x.ptr(&dev.stream);
-    // SAFETY: rope_f32(float*, const float*, u32, u32, u32); x holds rows·heads·head_dim f32s
-    // (checked above) and inv_freq holds head_dim / 2; one block per row.
+    // In a recorded decode step the position is staged (read from device memory: graph.rs).
+    let (start, pos_ptr) = match dev.stage(&[start]) {
+        Some(at) => (0u32, at),
+        None => (start, 0u64),
+    };
+    // SAFETY: rope_f32(float*, const float*, u32, u32, u32, const u32*); x holds
+    // rows·heads·head_dim f32s (checked above), inv_freq holds head_dim / 2, pos_ptr is 0 or a
+    // staged u32 written before the recorded step runs; one block per row.
     unsafe {
         dev.launch(
             &ROPE,
             "rope_f32",
             Grid::x(p.rows, 256),
-            &mut [arg(&px), arg(&inv_freq), arg(&heads), arg(&d), arg(&start)],
+            &mut [
+                arg(&px),
+                arg(&inv_freq),
+                arg(&heads),
+                arg(&d),
+                arg(&start),
+                arg(&pos_ptr),
+            ],
         )
     }
 }
