@@ -44,6 +44,8 @@ pub struct CudaBackend {
     inv_freq: Mutex<HashMap<(u32, usize), CudaSlice<f32>>>,
     /// Flash-decoding partial results, grown on demand and reused.
     attn_scratch: Mutex<Option<CudaSlice<f32>>>,
+    /// Argmax ids on the device, grown on demand and reused (nothing allocated per token).
+    argmax_ids: Mutex<Option<CudaSlice<u32>>>,
 }
 
 impl CudaBackend {
@@ -59,6 +61,7 @@ impl CudaBackend {
             ordinal,
             inv_freq: Mutex::new(HashMap::new()),
             attn_scratch: Mutex::new(None),
+            argmax_ids: Mutex::new(None),
         })
     }
 
@@ -348,7 +351,18 @@ impl Backend for CudaBackend {
     }
 
     fn argmax(&self, x: &CudaTensor, rows: usize, cols: usize) -> Result<Vec<u32>> {
-        ops::argmax::argmax(&self.dev, x, rows, cols)
+        let mut ids = self.argmax_ids.lock().expect("argmax ids lock");
+        if ids.as_ref().is_none_or(|b| b.len() < rows.max(1)) {
+            self.dev.flush()?; // an allocation: recorded kernels go first
+            let buf = self
+                .dev
+                .stream
+                .alloc_zeros::<u32>(rows.max(1))
+                .map_err(drv("argmax ids"))?;
+            *ids = Some(buf);
+        }
+        let ids = ids.as_ref().expect("allocated above");
+        ops::argmax::argmax(&self.dev, x, rows, cols, ids)
     }
 }
 

@@ -235,7 +235,8 @@ fn graph_replay_matches_eager_launches() {
     assert_eq!(on.steps, steps as u64, "{on:?}");
     // The whole step is one graph of 11 kernels per layer: 2 norms, the fused q/k/v GEMV, 2 RoPEs,
     // attention, 2 cache writes, the o GEMV, the fused gate/up/SwiGLU GEMV and the down GEMV;
-    // plus the embedding, the final norm and lm_head (argmax ends the recording).
+    // plus the embedding, the final norm and lm_head (reading the logits back ends the recording;
+    // with forward_argmax the argmax kernel joins the graph too).
     let layers = mistral_model::HostWeights::load_dir(&g.dir)
         .unwrap()
         .0

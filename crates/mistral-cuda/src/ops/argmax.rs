@@ -1,3 +1,4 @@
+use cudarc::driver::{CudaSlice, DevicePtr};
 use mistral_core::{Error, Result, TensorInfo};
 
 use super::{u32_of, want_f32};
@@ -7,7 +8,15 @@ use crate::CudaTensor;
 
 /// Row-wise argmax on the device (kernel `argmax_f32`); only `rows` ids are copied back.
 /// This is the one point of a decode step that waits for the GPU.
-pub fn argmax(dev: &Device, x: &CudaTensor, rows: usize, cols: usize) -> Result<Vec<u32>> {
+/// `ids` holds at least `rows` u32s (the backend's reused buffer, so a decode step allocates
+/// nothing and its argmax launch joins the step's recording; graph.rs).
+pub fn argmax(
+    dev: &Device,
+    x: &CudaTensor,
+    rows: usize,
+    cols: usize,
+    ids: &CudaSlice<u32>,
+) -> Result<Vec<u32>> {
     if cols == 0 {
         return Err(Error::shape("argmax", "zero columns"));
     }
@@ -22,14 +31,9 @@ pub fn argmax(dev: &Device, x: &CudaTensor, rows: usize, cols: usize) -> Result<
         return Ok(Vec::new());
     }
     let s = &dev.stream;
-    dev.flush()?;
-    let ids = s.alloc_zeros::<u32>(rows).map_err(drv("argmax ids"))?;
-    let (px, pi) = (x.ptr(s), {
-        use cudarc::driver::DevicePtr;
-        ids.device_ptr(s).0
-    });
+    let (px, pi) = (x.ptr(s), ids.device_ptr(s).0);
     let c = u32_of("argmax", "cols", cols)?;
-    // SAFETY: argmax_f32(const float*, u32*, u32); x holds rows·cols f32s, ids holds rows u32s.
+    // SAFETY: argmax_f32(const float*, u32*, u32); x holds rows·cols f32s, ids at least rows u32s.
     unsafe {
         dev.launch(
             &ARGMAX,
@@ -38,8 +42,10 @@ pub fn argmax(dev: &Device, x: &CudaTensor, rows: usize, cols: usize) -> Result<
             &mut [arg(&px), arg(&pi), arg(&c)],
         )?
     };
+    // The read-back ends a recorded step: issue it first.
+    dev.flush()?;
     let mut out = vec![0u32; rows];
-    s.memcpy_dtoh(&ids, &mut out)
+    s.memcpy_dtoh(&ids.slice(0..rows), &mut out)
         .map_err(drv("argmax read-back"))?;
     s.synchronize().map_err(drv("argmax synchronize"))?;
     Ok(out)
