@@ -46,7 +46,8 @@ thread_local std::string last_launch_error;
 
 CUresult check_dev(CUdevice d) { return d == 0 ? SUCCESS : INVALID_DEVICE; }
 
-// CUDA_EMU_FAIL="cuGraphInstantiateWithFlags,..." makes those calls fail with
+// CUDA_EMU_FAIL="cuGraphInstantiateWithFlags,..." makes those calls (cuFuncGetParamInfo,
+// cuGraphInstantiateWithFlags, cuMemcpyHtoD_v2) fail with
 // CUDA_ERROR_NOT_SUPPORTED, to test the callers' fallbacks.
 bool forced_failure(const char* fn) {
     const char* env = getenv("CUDA_EMU_FAIL");
@@ -154,6 +155,7 @@ API cuMemsetD32_v2(CUdeviceptr p, unsigned v, size_t n) {
 }
 API cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, void*) { return cuMemsetD32_v2(p, v, n); }
 API cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
+    if (forced_failure("cuMemcpyHtoD_v2")) return NOT_SUPPORTED;
     if (dev_range(dst, n)) return INVALID_VALUE;
     memcpy((void*)dst, src, n);
     return SUCCESS;

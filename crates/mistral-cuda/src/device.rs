@@ -126,7 +126,7 @@ impl Device {
     /// copy, synchronisation) calls this first, so recorded kernels keep their stream order.
     pub fn flush(&self) -> Result<()> {
         let mut rec = self.rec.lock().expect("recorder lock");
-        if !rec.is_recording() {
+        if !rec.has_work() {
             return Ok(());
         }
         self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;

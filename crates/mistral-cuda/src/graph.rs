@@ -30,7 +30,8 @@ use crate::device::Grid;
 
 /// Graphs kept at once (one per distinct step shape; decode has two or three).
 const MAX_GRAPHS: usize = 8;
-/// Staged scalars per step (Mistral-7B decode stages 1 + 32 · 6).
+/// Staged scalars per step (Mistral-7B decode stages 1 + 32 · 7 = 225: per layer two RoPE
+/// positions, one attention position and two cache writes of two offsets each).
 pub(crate) const STAGE_CAPACITY: usize = 4096;
 
 /// What the recorder has done so far (tests and benchmarks read it).
@@ -171,23 +172,24 @@ impl Recorder {
         Some(at)
     }
 
-    /// Copies the staged scalars to the device, ahead of the step's kernels on `stream`.
-    fn upload_staging(&mut self, stream: &CudaStream) -> Result<()> {
-        if self.staging.is_empty() {
+    /// Copies the staged scalars to the device, ahead of the step's kernels, and clears them.
+    fn upload_staging(&mut self) -> Result<()> {
+        let values = std::mem::take(&mut self.staging);
+        if values.is_empty() {
             return Ok(());
         }
-        // SAFETY: stage_dev holds STAGE_CAPACITY u32s (stage() never exceeds it); the source is
-        // pageable host memory, which the driver copies out before returning, so clearing
-        // `staging` afterwards is safe; the copy is ordered before the step on the same stream.
+        // A synchronous copy on the legacy stream every launch of this backend uses: ordered after
+        // everything queued before it and, from pageable memory, returns once the values are
+        // staged, so `values` may go away.
+        // In decode it costs nothing extra: the previous step's read-back already waited.
+        // SAFETY: stage_dev holds STAGE_CAPACITY u32s and stage() never exceeds it.
         let r = unsafe {
-            sys::cuMemcpyHtoDAsync_v2(
+            sys::cuMemcpyHtoD_v2(
                 self.stage_dev,
-                self.staging.as_ptr() as *const c_void,
-                4 * self.staging.len(),
-                stream.cu_stream(),
+                values.as_ptr() as *const c_void,
+                4 * values.len(),
             )
         };
-        self.staging.clear();
         check(r, "uploading staged scalars")
     }
 
@@ -203,9 +205,15 @@ impl Recorder {
         self.recording
     }
 
+    /// Whether anything waits to be issued.
+    pub fn has_work(&self) -> bool {
+        self.recording || !self.pending.is_empty()
+    }
+
     /// Starts recording a step (the caller has flushed).
     pub fn begin(&mut self) {
         self.recording = self.enabled;
+        self.staging.clear();
     }
 
     /// Records one launch instead of issuing it.
@@ -255,19 +263,22 @@ impl Recorder {
         self.enabled = false;
         self.recording = false;
         self.graphs.clear();
-        self.upload_staging(stream)?;
+        // Taken first: if the upload fails the step is dropped, never issued later by mistake.
         let mut step = std::mem::take(&mut self.pending);
+        self.upload_staging()?;
         launch_each(&mut step, stream)
     }
 
     /// Ends the recording and issues the recorded step on `stream`.
     pub fn flush(&mut self, stream: &CudaStream) -> Result<()> {
         self.recording = false;
-        if self.pending.is_empty() {
+        // Taken first: if the upload fails the step is dropped, never issued later by mistake.
+        let mut step = std::mem::take(&mut self.pending);
+        if step.is_empty() {
+            self.staging.clear();
             return Ok(());
         }
-        self.upload_staging(stream)?;
-        let mut step = std::mem::take(&mut self.pending);
+        self.upload_staging()?;
         self.stats.steps += 1;
         self.stats.launches += step.len() as u64;
         let key = shape_key(&step);

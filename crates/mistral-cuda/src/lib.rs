@@ -305,7 +305,7 @@ impl Backend for CudaBackend {
         out: &mut CudaTensor,
         p: &MatmulParams,
     ) -> Result<()> {
-        if ops::matmul::gate_up_swiglu(&self.dev, x, w_gate, w_up, out, p)? {
+        if ops::matmul::gate_up_swiglu(&self.dev, x, w_gate, w_up, gate, up, out, p)? {
             return Ok(());
         }
         mistral_core::ops::gate_up_swiglu_unfused(self, x, w_gate, w_up, gate, up, out, p)

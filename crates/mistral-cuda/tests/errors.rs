@@ -82,4 +82,30 @@ fn device_errors_are_clear() {
         assert!(!on, "{fail} failing switches graphs off");
         assert_eq!(got, want, "{fail}: same logits as with graphs");
     }
+
+    // A failed upload of a step's staged scalars fails that forward; the step is dropped, not
+    // issued later: the next step launches only its own kernels and gives a clean run's logits.
+    let gpu = CudaBackend::new(0).unwrap();
+    let mut m = mistral_tests::fixtures::load_model(gpu, &g.dir, 256);
+    m.forward(&g.tokens[..4], 0, Logits::Last).unwrap();
+    m.forward(&g.tokens[4..5], 4, Logits::Last).unwrap();
+    std::env::set_var("CUDA_EMU_FAIL", "cuMemcpyHtoD_v2");
+    let err = m.forward(&g.tokens[5..6], 5, Logits::Last).unwrap_err();
+    std::env::remove_var("CUDA_EMU_FAIL");
+    assert!(err.to_string().contains("staged"), "{err}");
+    let before = m.backend().graph_stats();
+    let mut logits = m.forward(&g.tokens[..4], 0, Logits::Last).unwrap();
+    logits.extend(m.forward(&g.tokens[4..5], 4, Logits::Last).unwrap());
+    let after = m.backend().graph_stats();
+    let layers = mistral_model::HostWeights::load_dir(&g.dir)
+        .unwrap()
+        .0
+        .num_hidden_layers as u64;
+    assert_eq!(
+        after.launches - before.launches,
+        11 * layers + 3,
+        "{before:?} -> {after:?}"
+    );
+    let vocab = want.len() / 5; // `want`: the last row of the prefill, then four decode steps
+    assert_eq!(logits, want[..2 * vocab].to_vec());
 }

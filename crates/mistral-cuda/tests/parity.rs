@@ -15,7 +15,7 @@
 //! op needs a wider bound. Golden models: logits within 1e-3 of the CPU, greedy ids identical.
 
 use mistral_core::cases::{parity_cases, Op};
-use mistral_core::ops::MatmulParams;
+use mistral_core::ops::{MatmulParams, Projection};
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_core::{Backend, DType, HostTensor};
 use mistral_cpu::CpuBackend;
@@ -296,12 +296,14 @@ fn graph_replay_across_key_split_changes() {
 }
 
 /// A buffer dropped while a decode step is being recorded (graph.rs) is freed only after the
-/// recorded kernels that use it have been issued (on a GPU the free is stream-ordered after them).
+/// recorded kernels that use it have been issued (on a GPU the free is stream-ordered after them),
+/// and the staged token of the next step is the one read.
 #[test]
 fn a_buffer_dropped_mid_recording_outlives_its_kernels() {
     let Some(gpu) = backend() else { return };
+    let rows: Vec<f32> = (0..32).map(|i| (i / 8) as f32 + 0.5).collect(); // row r holds r + 0.5
     let table = gpu
-        .upload(&HostTensor::from_f32(vec![4, 8], &[0.5; 32], DType::F32))
+        .upload(&HostTensor::from_f32(vec![4, 8], &rows, DType::F32))
         .unwrap();
     let mut out = gpu.zeros(8).unwrap();
     // A single token starts a recorded step; the embedding kernel is recorded, not launched.
@@ -310,5 +312,106 @@ fn a_buffer_dropped_mid_recording_outlives_its_kernels() {
     gpu.synchronize().unwrap();
     let mut out = gpu.zeros(8).unwrap();
     gpu.embedding(&table, &[2], 8, &mut out).unwrap();
-    assert_eq!(gpu.download_f32(&out).unwrap(), vec![0.5; 8]);
+    assert_eq!(gpu.download_f32(&out).unwrap(), vec![2.5; 8]);
+}
+
+/// The fused decode GEMVs are bit-identical to the unfused ops they replace (`gemv3` against
+/// three matmuls, `gemv_swiglu` against two matmuls and SwiGLU), for every weight dtype.
+#[test]
+fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
+    let Some(gpu) = backend() else { return };
+    for (i, dtype) in [DType::F32, DType::F16, DType::BF16]
+        .into_iter()
+        .enumerate()
+    {
+        let mut rng = mistral_core::rng::Rng::new(70 + i as u64);
+        let k = 256;
+        let x = gpu
+            .upload(&HostTensor::from_f32(
+                vec![k],
+                &rng.vec(k, -1.0, 1.0),
+                dtype_f32(),
+            ))
+            .unwrap();
+        let w: Vec<_> = [48, 16, 16]
+            .iter()
+            .map(|&n| {
+                let v = rng.vec(n * k, -0.5, 0.5);
+                gpu.upload(&HostTensor::from_f32(vec![n, k], &v, dtype))
+                    .unwrap()
+            })
+            .collect();
+        let ns = [48, 16, 16];
+        let mut fused: Vec<_> = ns.iter().map(|&n| gpu.zeros(n).unwrap()).collect();
+        let [y0, y1, y2] = &mut fused[..] else {
+            unreachable!()
+        };
+        let mut outs = [
+            Projection {
+                w: &w[0],
+                y: y0,
+                n: ns[0],
+            },
+            Projection {
+                w: &w[1],
+                y: y1,
+                n: ns[1],
+            },
+            Projection {
+                w: &w[2],
+                y: y2,
+                n: ns[2],
+            },
+        ];
+        gpu.matmul_multi(&x, &mut outs, 1, k).unwrap();
+        for (j, &n) in ns.iter().enumerate() {
+            let mut y = gpu.zeros(n).unwrap();
+            gpu.matmul(&x, &w[j], &mut y, &MatmulParams::new(1, n, k))
+                .unwrap();
+            let (a, b) = (
+                gpu.download_f32(&fused[j]).unwrap(),
+                gpu.download_f32(&y).unwrap(),
+            );
+            assert!(
+                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{dtype} q/k/v {j}"
+            );
+        }
+        // Gate/up: w[0] as the gate and a second 48-row weight as up.
+        let up_w = gpu
+            .upload(&HostTensor::from_f32(
+                vec![48, k],
+                &rng.vec(48 * k, -0.5, 0.5),
+                dtype,
+            ))
+            .unwrap();
+        let p = MatmulParams::new(1, 48, k);
+        let (mut g, mut u) = (gpu.zeros(48).unwrap(), gpu.zeros(48).unwrap());
+        let (mut out_fused, mut out_plain) = (gpu.zeros(48).unwrap(), gpu.zeros(48).unwrap());
+        gpu.gate_up_swiglu(&x, &w[0], &up_w, &mut g, &mut u, &mut out_fused, &p)
+            .unwrap();
+        mistral_core::ops::gate_up_swiglu_unfused(
+            &gpu,
+            &x,
+            &w[0],
+            &up_w,
+            &mut g,
+            &mut u,
+            &mut out_plain,
+            &p,
+        )
+        .unwrap();
+        let (a, b) = (
+            gpu.download_f32(&out_fused).unwrap(),
+            gpu.download_f32(&out_plain).unwrap(),
+        );
+        assert!(
+            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{dtype} swiglu"
+        );
+    }
+}
+
+fn dtype_f32() -> DType {
+    DType::F32
 }

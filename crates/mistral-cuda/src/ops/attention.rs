@@ -141,6 +141,10 @@ pub fn attention(
         )));
     }
     let s = &dev.stream;
+    let (n_heads, slots) = (
+        u32_of("attention", "n_heads", p.n_heads)?,
+        u32_of("attention", "slots", p.slots)?,
+    );
     // In a recorded decode step the position is staged (read from device memory: graph.rs) and
     // the kernel caps the window at start_pos + n itself, so both arguments stay constant.
     let (start_pos, window, pos) = match dev.stage(&[p.start_pos as u32]) {
@@ -163,11 +167,11 @@ pub fn attention(
         pos,
         n: p.n as u32,
         start_pos,
-        n_heads: u32_of("attention", "n_heads", p.n_heads)?,
+        n_heads,
         n_kv: p.n_kv_heads as u32,
         d: p.head_dim as u32,
         window,
-        slots: u32_of("attention", "slots", p.slots)?,
+        slots,
         splits: splits as u32,
         qb: qb as u32,
         scale: p.scale(),
@@ -178,9 +182,9 @@ pub fn attention(
         shared: shared as u32,
     };
     // SAFETY: attn_f32(AttnArgs) by value; every buffer holds what `p.check` verified, `pos` is 0
-    // or a staged u32 written before the recorded step runs, `part`
-    // holds scratch_len(p) floats when splits > 1 (the backend's scratch), and the dynamic
-    // shared memory is the size the kernel indexes (warps·d + KT·(d+1) + KT·d floats).
+    // or a staged u32 written before the recorded step runs, `part` holds scratch_len(p) floats
+    // when splits > 1 (the backend's scratch), and the dynamic shared memory is the size the
+    // kernel indexes (warps·d + KT·(d+1) + KT·d floats).
     unsafe { dev.launch(&ATTENTION, "attn_f32", grid, &mut [arg(&a)])? };
     if splits > 1 {
         let (po, d, sp) = (a.out, a.d, a.splits);

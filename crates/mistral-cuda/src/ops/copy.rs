@@ -1,7 +1,7 @@
 use mistral_core::ops::CopyParams;
 use mistral_core::Result;
 
-use super::{elementwise_grid, u32_of, want_f32};
+use super::{elementwise_grid, want_f32};
 use crate::device::{arg, Device};
 use crate::kernels::ELEMENTWISE;
 use crate::CudaTensor;
@@ -17,11 +17,11 @@ pub fn copy(dev: &Device, src: &CudaTensor, dst: &mut CudaTensor, p: &CopyParams
     let s = &dev.stream;
     let n = p.len as u64;
     // In a recorded decode step the offsets (the cache slot) are staged (graph.rs).
-    let offsets = [
-        u32_of("copy", "src offset", p.src_offset)?,
-        u32_of("copy", "dst offset", p.dst_offset)?,
-    ];
-    let (ps, pd, po) = match dev.stage(&offsets) {
+    let staged = match (u32::try_from(p.src_offset), u32::try_from(p.dst_offset)) {
+        (Ok(so), Ok(d)) => dev.stage(&[so, d]),
+        _ => None, // offsets past 2^32 elements stay kernel arguments
+    };
+    let (ps, pd, po) = match staged {
         Some(at) => (src.ptr(s), dst.ptr(s), at),
         None => (
             src.ptr_at(s, p.src_offset),

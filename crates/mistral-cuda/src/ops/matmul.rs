@@ -114,6 +114,7 @@ pub fn matmul_multi(
         (w[i], y[i], n[i]) = (o.w.ptr(s), o.y.ptr(s), u32_of("matmul", "n", o.n)?);
     }
     let rows: usize = outs.iter().map(|o| o.n).sum();
+    u32_of("matmul", "rows", rows)?;
     let (px, kk) = (x.ptr(s), u32_of("matmul", "k", k)?);
     let entry = match dtype {
         Some(DType::F32) => "gemv3_f32",
@@ -148,11 +149,14 @@ pub fn matmul_multi(
 
 /// Decode's `out = silu(x·w_gateᵀ) · (x·w_upᵀ)` as one `gemv_swiglu_*` launch (gate and up
 /// scratch untouched); returns false for shapes it does not fuse (prefill, mixed dtypes).
+#[allow(clippy::too_many_arguments)]
 pub fn gate_up_swiglu(
     dev: &Device,
     x: &CudaTensor,
     w_gate: &CudaTensor,
     w_up: &CudaTensor,
+    gate: &CudaTensor,
+    up: &CudaTensor,
     out: &mut CudaTensor,
     p: &MatmulParams,
 ) -> Result<bool> {
@@ -161,6 +165,9 @@ pub fn gate_up_swiglu(
     }
     p.check(x, w_gate, &*out)?;
     p.check(x, w_up, &*out)?;
+    // The fused kernel leaves the scratch alone, but it must be what the default would need.
+    p.check(x, w_gate, gate)?;
+    p.check(x, w_up, up)?;
     want_f32("matmul", "x", x)?;
     want_f32("matmul", "out", &*out)?;
     let s = &dev.stream;
