@@ -4,14 +4,15 @@
 //! memory the layer count is halved until it fits and figures are scaled to all layers.
 
 use mistral_core::testutil::Rng;
-use mistral_core::{Backend, Result};
+use mistral_core::Result;
 use mistral_model::weights::Weights;
 use mistral_model::{HostWeights, MistralConfig, Model, ModelOptions};
 
 use crate::arith;
 use crate::report::Row;
-use crate::suite::{random_host, Options, Plan};
+use crate::suite::{Options, Plan};
 use crate::timing::time;
+use crate::weights::RandomWeights;
 
 /// The measured ceilings end-to-end figures are judged against.
 #[derive(Clone, Copy)]
@@ -24,7 +25,7 @@ pub(crate) struct Limits {
 
 /// Loads or generates the model, halving the layer count until it fits; returns the model and a
 /// note when layers were dropped.
-fn build_model<B: Backend>(
+fn build_model<B: RandomWeights>(
     make: &dyn Fn() -> Result<B>,
     o: &Options,
     cfg: &MistralConfig,
@@ -55,7 +56,7 @@ fn build_model<B: Backend>(
                     } else {
                         (-0.035, 0.035)
                     };
-                    b.upload(&random_host(shape, o.dtype, seed, lo, hi))
+                    b.random_weights(shape, o.dtype, seed, lo, hi)
                 })
                 .and_then(|w| Model::from_weights(b, c.clone(), w, opts))
             }
@@ -73,7 +74,7 @@ fn build_model<B: Backend>(
     }
 }
 
-pub(crate) fn end_to_end<B: Backend>(
+pub(crate) fn end_to_end<B: RandomWeights>(
     b: &B,
     make: &dyn Fn() -> Result<B>,
     o: &Options,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use mistral_benches::report::{markdown, BenchFile, Report};
 use mistral_benches::suite::{self, Options};
-use mistral_core::{Backend, DType};
+use mistral_benches::weights::RandomWeights;
+use mistral_core::DType;
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_wgpu::{WgpuBackend, WgpuOptions};
@@ -88,7 +89,7 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-fn bench<B: Backend>(
+fn bench<B: RandomWeights>(
     make: &dyn Fn() -> mistral_core::Result<B>,
     card: String,
     driver: String,

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 
 use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
 use mistral_core::testutil::Rng;
-use mistral_core::{Backend, DType, HostTensor, Result};
+use mistral_core::{DType, HostTensor, Result};
 use mistral_model::MistralConfig;
 use rayon::prelude::*;
 
 use crate::arith;
 use crate::report::Row;
 use crate::timing::time;
+use crate::weights::RandomWeights;
 
 /// The true Mistral-7B-Instruct-v0.1 config.
 pub const MISTRAL_7B: &str = include_str!("../../tests/data/mistral-7b-config.json");
@@ -116,18 +117,18 @@ pub(crate) fn random_host(
     }
 }
 
-fn random<B: Backend>(b: &B, shape: &[usize], dtype: DType, seed: u64) -> Result<B::Tensor> {
-    b.upload(&random_host(shape, dtype, seed, -0.035, 0.035))
+fn random<B: RandomWeights>(b: &B, shape: &[usize], dtype: DType, seed: u64) -> Result<B::Tensor> {
+    b.random_weights(shape, dtype, seed, -0.035, 0.035)
 }
 
-fn f32s<B: Backend>(b: &B, n: usize, seed: u64) -> Result<B::Tensor> {
+fn f32s<B: RandomWeights>(b: &B, n: usize, seed: u64) -> Result<B::Tensor> {
     random(b, &[n], DType::F32, seed)
 }
 
 /// Runs every benchmark on `b`, calling `emit` per row as soon as it is measured.
 ///
 /// `make` opens another instance of the backend for the end-to-end model (which owns its backend).
-pub fn run<B: Backend>(
+pub fn run<B: RandomWeights>(
     b: &B,
     make: &dyn Fn() -> Result<B>,
     o: &Options,

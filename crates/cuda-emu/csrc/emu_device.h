@@ -58,6 +58,8 @@ inline int __float_as_int(float f) { int v; memcpy(&v, &f, 4); return v; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __expf(float x) { return expf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
+inline float __fadd_rn(float a, float b) { return a + b; }  // g++ does not contract by default
+inline float __fmul_rn(float a, float b) { return a * b; }
 
 // CUDA's integer and float min/max overloads (mixed signedness as CUDA resolves it: unsigned).
 inline int min(int a, int b) { return a < b ? a : b; }

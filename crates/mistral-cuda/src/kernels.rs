@@ -72,6 +72,7 @@ pub const ATTENTION_PREFILL: KernelFile = kernel!(
     ["attn_split_kv_f32", "attn_prefill_f32"]
 );
 pub const ARGMAX: KernelFile = kernel!("argmax.cu", ["argmax_f32"]);
+pub const RANDOM: KernelFile = kernel!("random.cu", ["random_f32", "random_f16", "random_bf16"]);
 
 /// Every kernel file (the compile test walks this list).
 pub const ALL: &[KernelFile] = &[
@@ -84,6 +85,7 @@ pub const ALL: &[KernelFile] = &[
     ATTENTION,
     ATTENTION_PREFILL,
     ARGMAX,
+    RANDOM,
 ];
 
 /// FNV-1a 64 of the header, the source and the options: the source part of the disk-cache key.

@@ -113,6 +113,31 @@ impl CudaBackend {
         self.dev.set_fast_gemm(on)
     }
 
+    /// A tensor of `shape` in `dtype` filled on the device with deterministic values uniform in
+    /// `[lo, hi)`: element i is the i-th draw of `mistral_core::rng::Rng::new(seed).range(lo, hi)`
+    /// rounded to `dtype`, bit for bit. Benchmark weights of the 7B shape, without a host copy.
+    pub fn random(
+        &self,
+        shape: &[usize],
+        dtype: DType,
+        seed: u64,
+        lo: f32,
+        hi: f32,
+    ) -> Result<CudaTensor> {
+        let len: usize = shape.iter().product();
+        let buf = self.alloc(len * dtype.size(), || {
+            format!("a random {dtype} tensor of shape {shape:?}")
+        })?;
+        let mut t = CudaTensor {
+            buf,
+            dtype,
+            len,
+            dev: Arc::downgrade(&self.dev),
+        };
+        ops::random::random(&self.dev, &mut t, seed, lo, hi)?;
+        Ok(t)
+    }
+
     /// Compiles and loads every kernel now instead of at first use (e.g. before timing).
     pub fn warm_up(&self) -> Result<()> {
         for f in kernels::ALL {

@@ -415,3 +415,31 @@ fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
 fn dtype_f32() -> DType {
     DType::F32
 }
+
+/// Device-generated benchmark weights equal the host generator's values bit for bit, in every
+/// dtype, including a length that is not a multiple of the block.
+#[test]
+fn device_random_equals_the_host_generator() {
+    let Some(gpu) = backend() else { return };
+    for (i, dtype) in [DType::F32, DType::F16, DType::BF16]
+        .into_iter()
+        .enumerate()
+    {
+        let (shape, seed) = (vec![7, 131], 1000 + i as u64);
+        let n = shape.iter().product();
+        let t = gpu.random(&shape, dtype, seed, -0.035, 0.035).unwrap();
+        let want = HostTensor::from_f32(
+            shape.clone(),
+            &mistral_core::rng::Rng::new(seed).vec(n, -0.035, 0.035),
+            dtype,
+        );
+        let got = gpu.download_f32(&t).unwrap();
+        let want = want.to_f32();
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{dtype}: device and host draws differ"
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod attention_prefill;
 pub mod copy;
 pub mod embedding;
 pub mod matmul;
+pub mod random;
 pub mod rms_norm;
 pub mod rope;
 pub mod swiglu;
