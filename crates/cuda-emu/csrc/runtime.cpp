@@ -10,8 +10,6 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-#include <climits>
-#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <map>

@@ -271,24 +271,12 @@ impl Case {
                     b.zeros(m * ns[1])?,
                     b.zeros(m * ns[2])?,
                 ];
-                let [y0, y1, y2] = &mut ys;
-                let mut outs = [
-                    Projection {
-                        w: &w[0],
-                        y: y0,
-                        n: ns[0],
-                    },
-                    Projection {
-                        w: &w[1],
-                        y: y1,
-                        n: ns[1],
-                    },
-                    Projection {
-                        w: &w[2],
-                        y: y2,
-                        n: ns[2],
-                    },
-                ];
+                let mut outs: Vec<_> = ys
+                    .iter_mut()
+                    .zip(&w)
+                    .zip(ns)
+                    .map(|((y, w), n)| Projection { w, y, n })
+                    .collect();
                 b.matmul_multi(&x, &mut outs, m, k)?;
                 let mut all = Vec::new();
                 for y in &ys {

@@ -126,19 +126,10 @@ pub(crate) struct Recorder {
 // SAFETY: the raw graph handles are only used under the device's mutex, on its context.
 unsafe impl Send for Recorder {}
 
-fn drv(what: &'static str) -> impl FnOnce(sys::CUresult) -> Error {
-    move |e| Error::Backend {
-        backend: "cuda",
-        msg: format!("CUDA graph: {what}: {e:?}"),
-    }
-}
-
+/// A driver result as the workspace's error, named "CUDA graph: {what}".
 fn check(r: sys::CUresult, what: &'static str) -> Result<()> {
-    if r == sys::CUresult::CUDA_SUCCESS {
-        Ok(())
-    } else {
-        Err(drv(what)(r))
-    }
+    r.result()
+        .map_err(|e| crate::device::drv(&format!("CUDA graph: {what}"))(e))
 }
 
 impl Recorder {

@@ -214,18 +214,8 @@ fn graph_replay_matches_eager_launches() {
     }
     let g = goldens().into_iter().next().expect("a golden model");
     let steps = 12;
-    let run = |graphs: bool| {
-        let gpu = backend().unwrap();
-        gpu.set_graphs(graphs).unwrap();
-        let mut m = load_model(gpu, &g.dir, 256);
-        let mut logits = m.forward(&g.tokens[..5], 0, Logits::Last).unwrap();
-        for t in 5..5 + steps {
-            logits.extend(m.forward(&g.tokens[t..t + 1], t, Logits::Last).unwrap());
-        }
-        (logits, m.backend().graph_stats())
-    };
-    let (eager, off) = run(false);
-    let (graphed, on) = run(true);
+    let (eager, off) = decode_logits(&g, steps, false);
+    let (graphed, on) = decode_logits(&g, steps, true);
     assert_eq!(off.steps, 0, "graphs off records nothing: {off:?}");
     if !backend().unwrap().graphs_enabled() {
         eprintln!("skipped: CUDA graphs need a 12.4+ driver");
@@ -246,13 +236,32 @@ fn graph_replay_matches_eager_launches() {
     assert_eq!(on.replays, steps as u64 - 2, "{on:?}");
     // Token, positions and cache slots are staged in device memory: replays update no node.
     assert_eq!(on.node_updates, 0, "{on:?}");
-    assert_eq!(graphed.len(), eager.len());
-    for (i, (a, b)) in graphed.iter().zip(&eager).enumerate() {
-        assert_eq!(
-            a.to_bits(),
-            b.to_bits(),
-            "logit {i}: graph {a} vs eager {b}"
-        );
+    assert_bits_equal(&graphed, &eager, "graph vs eager logits");
+}
+
+/// A 5-token prefill of golden model `g`, then `steps` single-token decode steps (cycling through
+/// its tokens), with graph replay on or off: every step's last logits and the recorder's stats.
+fn decode_logits(
+    g: &mistral_tests::fixtures::Golden,
+    steps: usize,
+    graphs: bool,
+) -> (Vec<f32>, mistral_cuda::GraphStats) {
+    let gpu = backend().unwrap();
+    gpu.set_graphs(graphs).unwrap();
+    let mut m = load_model(gpu, &g.dir, 256);
+    let mut logits = m.forward(&g.tokens[..5], 0, Logits::Last).unwrap();
+    for t in 5..5 + steps {
+        let token = g.tokens[t % g.tokens.len()];
+        logits.extend(m.forward(&[token], t, Logits::Last).unwrap());
+    }
+    (logits, m.backend().graph_stats())
+}
+
+/// `got` and `want` hold the same f32 bit patterns.
+fn assert_bits_equal(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert_eq!(a.to_bits(), b.to_bits(), "{what}: element {i}: {a} vs {b}");
     }
 }
 
@@ -270,29 +279,12 @@ fn graph_replay_across_key_split_changes() {
         .find(|g| g.name == "nowindow_f32")
         .expect("the no-window golden model");
     let steps = 300;
-    let token = |t: usize| g.tokens[t % g.tokens.len()];
-    let run = |graphs: bool| {
-        let gpu = backend().unwrap();
-        gpu.set_graphs(graphs).unwrap();
-        let mut m = load_model(gpu, &g.dir, 256);
-        let mut logits = m.forward(&g.tokens[..5], 0, Logits::Last).unwrap();
-        for t in 5..5 + steps {
-            logits.extend(m.forward(&[token(t)], t, Logits::Last).unwrap());
-        }
-        (logits, m.backend().graph_stats())
-    };
-    let (eager, _) = run(false);
-    let (graphed, on) = run(true);
+    let (eager, _) = decode_logits(&g, steps, false);
+    let (graphed, on) = decode_logits(&g, steps, true);
     println!("graph stats: {on:?}");
     assert!(on.built >= 2, "one graph per step shape: {on:?}");
     assert!(on.replays >= steps as u64 - 10, "{on:?}");
-    for (i, (a, b)) in graphed.iter().zip(&eager).enumerate() {
-        assert_eq!(
-            a.to_bits(),
-            b.to_bits(),
-            "logit {i}: graph {a} vs eager {b}"
-        );
-    }
+    assert_bits_equal(&graphed, &eager, "graph vs eager logits");
 }
 
 /// A buffer dropped while a decode step is being recorded (graph.rs) is freed only after the
@@ -330,7 +322,7 @@ fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
             .upload(&HostTensor::from_f32(
                 vec![k],
                 &rng.vec(k, -1.0, 1.0),
-                dtype_f32(),
+                DType::F32,
             ))
             .unwrap();
         let w: Vec<_> = [48, 16, 16]
@@ -343,38 +335,21 @@ fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
             .collect();
         let ns = [48, 16, 16];
         let mut fused: Vec<_> = ns.iter().map(|&n| gpu.zeros(n).unwrap()).collect();
-        let [y0, y1, y2] = &mut fused[..] else {
-            unreachable!()
-        };
-        let mut outs = [
-            Projection {
-                w: &w[0],
-                y: y0,
-                n: ns[0],
-            },
-            Projection {
-                w: &w[1],
-                y: y1,
-                n: ns[1],
-            },
-            Projection {
-                w: &w[2],
-                y: y2,
-                n: ns[2],
-            },
-        ];
+        let mut outs: Vec<_> = fused
+            .iter_mut()
+            .zip(&w)
+            .zip(ns)
+            .map(|((y, w), n)| Projection { w, y, n })
+            .collect();
         gpu.matmul_multi(&x, &mut outs, 1, k).unwrap();
         for (j, &n) in ns.iter().enumerate() {
             let mut y = gpu.zeros(n).unwrap();
             gpu.matmul(&x, &w[j], &mut y, &MatmulParams::new(1, n, k))
                 .unwrap();
-            let (a, b) = (
-                gpu.download_f32(&fused[j]).unwrap(),
-                gpu.download_f32(&y).unwrap(),
-            );
-            assert!(
-                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
-                "{dtype} q/k/v {j}"
+            assert_bits_equal(
+                &gpu.download_f32(&fused[j]).unwrap(),
+                &gpu.download_f32(&y).unwrap(),
+                &format!("{dtype} q/k/v {j}"),
             );
         }
         // Gate/up: w[0] as the gate and a second 48-row weight as up.
@@ -401,19 +376,12 @@ fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
             &p,
         )
         .unwrap();
-        let (a, b) = (
-            gpu.download_f32(&out_fused).unwrap(),
-            gpu.download_f32(&out_plain).unwrap(),
-        );
-        assert!(
-            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
-            "{dtype} swiglu"
+        assert_bits_equal(
+            &gpu.download_f32(&out_fused).unwrap(),
+            &gpu.download_f32(&out_plain).unwrap(),
+            &format!("{dtype} swiglu"),
         );
     }
-}
-
-fn dtype_f32() -> DType {
-    DType::F32
 }
 
 /// Device-generated benchmark weights equal the host generator's values bit for bit, in every
@@ -433,13 +401,10 @@ fn device_random_equals_the_host_generator() {
             &mistral_core::rng::Rng::new(seed).vec(n, -0.035, 0.035),
             dtype,
         );
-        let got = gpu.download_f32(&t).unwrap();
-        let want = want.to_f32();
-        assert!(
-            got.iter()
-                .zip(&want)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{dtype}: device and host draws differ"
+        assert_bits_equal(
+            &gpu.download_f32(&t).unwrap(),
+            &want.to_f32(),
+            &format!("{dtype}: device vs host draws"),
         );
     }
 }
