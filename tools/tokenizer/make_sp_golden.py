@@ -19,7 +19,7 @@ import random
 import sentencepiece as spm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("MISTRAL_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+TOKENIZER_MODEL = os.path.join(ROOT, "crates", "mistral-text", "data", "tokenizer.model")
 
 FIXED = [
     "", " ", "  ", "   ", "a", " a", "a ", "  a  ", "Hello world", "Hello, world!",
@@ -77,7 +77,7 @@ def random_ids(rng: random.Random, vocab: int) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(SHARED, "mistral-7b-instruct-v0.1", "tokenizer.model"))
+    ap.add_argument("--model", default=TOKENIZER_MODEL)
     ap.add_argument("--out", default=os.path.join(ROOT, "crates", "mistral-text", "tests", "data", "sp_golden.jsonl"))
     ap.add_argument("--random", type=int, default=300)
     args = ap.parse_args()

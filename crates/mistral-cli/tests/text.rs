@@ -2,35 +2,14 @@
 //! the decoded ids, sampling options, `tokenize`, `chat`, and bad input.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use mistral_core::DType;
-use mistral_tests::fixtures::random_model;
 use mistral_text::Tokenizer;
-
-/// The shared directory (real tokenizer, mistral-common fixtures).
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("MISTRAL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("mistral-7b-instruct-v0.1/tokenizer.json")
-            .is_file(),
-        "shared dir not found at {} (set MISTRAL_SHARED_DIR)",
-        dir.display()
-    );
-    dir
-}
 
 /// A tiny random model with the real 32000-token vocabulary and the real tokenizer beside it.
 fn model_with_tokenizer() -> tempfile::TempDir {
-    let config = mistral_tests::fixtures::TINY_CONFIG
-        .replace("\"vocab_size\": 100", "\"vocab_size\": 32000");
-    let dir = random_model(&config, DType::BF16, 1);
-    let src = shared().join("mistral-7b-instruct-v0.1/tokenizer.json");
-    std::fs::copy(src, dir.path().join("tokenizer.json")).unwrap();
-    dir
+    mistral_tests::fixtures::random_model_with_tokenizer()
 }
 
 fn mistral(args: &[&str]) -> Output {
@@ -87,9 +66,9 @@ fn p(d: &Path) -> &str {
 fn generate_feeds_the_mistral_common_ids_and_streams_the_decoded_text() {
     let dir = model_with_tokenizer();
     let m = p(dir.path());
-    // The first conversation of shared/fixtures/chat_template_v1.jsonl, ids from mistral-common.
+    // The first conversation of the chat fixtures (shared/fixtures/chat_template_v1.jsonl), ids from mistral-common.
     let fixture =
-        std::fs::read_to_string(shared().join("fixtures/chat_template_v1.jsonl")).unwrap();
+        std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
     let first: serde_json::Value = serde_json::from_str(fixture.lines().next().unwrap()).unwrap();
     let prompt = first["messages"][0]["content"].as_str().unwrap();
     let args = [
@@ -213,12 +192,12 @@ fn tokenize_text_and_chat_files() {
     // A directory holding only the tokenizer works too.
     let only_tok = tempfile::tempdir().unwrap();
     std::fs::copy(
-        shared().join("mistral-7b-instruct-v0.1/tokenizer.model"),
+        mistral_tests::fixtures::mistral_tokenizer_dir().join("tokenizer.model"),
         only_tok.path().join("tokenizer.model"),
     )
     .unwrap();
     let fixture =
-        std::fs::read_to_string(shared().join("fixtures/chat_template_v1.jsonl")).unwrap();
+        std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
     for line in fixture.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let chat = only_tok.path().join("chat.json");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{both, ids_of, read_jsonl, shared_dir, test_data};
+use common::{both, ids_of, read_jsonl, test_data};
 use mistral_core::Error;
 use mistral_text::chat::{encode_chat, parse_messages_json, validate_strict, Message, Role};
 use serde_json::Value;
@@ -12,10 +12,10 @@ fn messages_of(case: &Value) -> Vec<Message> {
     parse_messages_json(&json).unwrap()
 }
 
-/// The four conversations of `shared/fixtures/chat_template_v1.jsonl`.
+/// The four conversations of `shared/fixtures/chat_template_v1.jsonl` (copied to `tests/data/`).
 #[test]
 fn shared_fixtures_match_exactly() {
-    let cases = read_jsonl(&shared_dir().join("fixtures/chat_template_v1.jsonl"));
+    let cases = read_jsonl(&test_data("chat_template_v1.jsonl"));
     assert_eq!(cases.len(), 4);
     for (name, tok) in both() {
         for c in &cases {

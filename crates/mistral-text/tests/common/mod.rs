@@ -8,24 +8,10 @@ use std::sync::OnceLock;
 use mistral_text::Tokenizer;
 use serde_json::Value;
 
-/// `$MISTRAL_SHARED_DIR`, else `shared/` beside the workspace checkout. Panics with a clear
-/// message when it is missing: these tests need the real files and must not pass without them.
-pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("MISTRAL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    let model_dir = dir.join("mistral-7b-instruct-v0.1");
-    assert!(
-        model_dir.join("tokenizer.json").is_file() && model_dir.join("tokenizer.model").is_file(),
-        "shared data not found: {} must hold mistral-7b-instruct-v0.1/tokenizer.json and tokenizer.model \
-         (set MISTRAL_SHARED_DIR to the shared/ directory)",
-        dir.display()
-    );
-    dir
-}
-
+/// The real Mistral-7B-Instruct-v0.1 tokenizer files kept in this crate (`data/`, see its NOTICE):
+/// `tokenizer.json` and `tokenizer.model`.
 pub fn model_dir() -> PathBuf {
-    shared_dir().join("mistral-7b-instruct-v0.1")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
 /// The tokenizer.json loader (the `tokenizers` crate), loaded once per test binary.
@@ -37,7 +23,7 @@ pub fn hf() -> &'static Tokenizer {
     })
 }
 
-/// This crate's own SentencePiece loader on the shared tokenizer.model, loaded once.
+/// This crate's own SentencePiece loader on the real tokenizer.model, loaded once.
 pub fn sp() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| {
