@@ -9,11 +9,13 @@
 //! 1. `$MISTRAL_NVRTC_LIB`: the path of a `libnvrtc.so*`;
 //! 2. `$CUDA_HOME`, then `$CUDA_PATH`: `lib64/` or `lib/` of the toolkit;
 //! 3. `/usr/local/cuda/lib64`;
-//! 4. the pip `nvidia-cuda-nvrtc-cu12` / `-cu13` wheels: `nvidia/cuda_nvrtc/lib` (or `nvidia/cu13/lib`)
+//! 4. the project's cache, where `cargo xtask setup` installs the wheel: `nvrtc/nvidia/cuda_nvrtc/lib`
+//!    under `$MISTRAL_CACHE_DIR`, else under the workspace's `.cache/`;
+//! 5. the pip `nvidia-cuda-nvrtc-cu12` / `-cu13` wheels: `nvidia/cuda_nvrtc/lib` (or `nvidia/cu13/lib`)
 //!    in the site-packages of `python3` (asked with `python3 -c 'import nvidia ...'`), then in
 //!    `~/.local/lib/python3*/site-packages`, `/usr/lib/python3*/{site,dist}-packages`,
 //!    `/usr/local/lib/python3*/{site,dist}-packages`;
-//! 5. whatever the system loader finds (`ld.so.cache`, `LD_LIBRARY_PATH`).
+//! 6. whatever the system loader finds (`ld.so.cache`, `LD_LIBRARY_PATH`).
 
 use std::ffi::{c_char, CStr, CString};
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ const LIB_NAMES: [&str; 4] = [
     "libnvrtc.alt.so.12",
 ];
 
-/// Directories that may hold `libnvrtc.so*`, in search order (steps 2–4 above).
+/// Directories that may hold `libnvrtc.so*`, in search order (steps 2–5 above).
 pub fn candidate_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for var in ["CUDA_HOME", "CUDA_PATH"] {
@@ -42,6 +44,10 @@ pub fn candidate_dirs() -> Vec<PathBuf> {
         }
     }
     dirs.push(PathBuf::from("/usr/local/cuda/lib64"));
+    let cache = std::env::var_os("MISTRAL_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache"));
+    dirs.push(cache.join("nvrtc/nvidia/cuda_nvrtc/lib"));
     for sp in site_packages() {
         dirs.push(sp.join("nvidia/cuda_nvrtc/lib"));
         dirs.push(sp.join("nvidia/cu13/lib"));
@@ -130,7 +136,7 @@ pub fn ensure_loaded() -> Result<&'static str> {
             }))
         } else {
             Err("NVRTC (libnvrtc.so) not found: install the CUDA toolkit, set MISTRAL_NVRTC_LIB or \
-                 CUDA_HOME, or run .ci/install-nvrtc.sh (pip wheels nvidia-cuda-nvrtc-cu12)"
+                 CUDA_HOME, or run `cargo xtask setup` (installs the pip wheel nvidia-cuda-nvrtc-cu12)"
                 .to_string())
         }
     });

@@ -2,7 +2,7 @@
 //! checked by ptxas, not just parsed) for sm_80, sm_86, sm_89 and sm_90, and every `extern "C"`
 //! entry point appears in ptxas's report. Prints registers and spills per entry point and arch.
 //!
-//! Needs NVRTC: run `.ci/install-nvrtc.sh` (or set MISTRAL_NVRTC_LIB / CUDA_HOME). Set
+//! Needs NVRTC: run `cargo xtask setup` (or set MISTRAL_NVRTC_LIB / CUDA_HOME). Set
 //! `MISTRAL_SKIP_NVRTC=1` to skip on a machine where it cannot be installed.
 
 use mistral_cuda::kernels::{KernelFile, ALL};
@@ -38,7 +38,7 @@ fn every_kernel_compiles_to_a_cubin_for_each_arch() {
         return;
     }
     if let Err(e) = ensure_loaded() {
-        panic!("{e}\nRun .ci/install-nvrtc.sh (or set MISTRAL_SKIP_NVRTC=1 to skip this test).");
+        panic!("{e}\nRun `cargo xtask setup` (or set MISTRAL_SKIP_NVRTC=1 to skip this test).");
     }
     let (major, minor) = version().expect("nvrtc version");
     println!("NVRTC {major}.{minor} from {}", ensure_loaded().unwrap());
