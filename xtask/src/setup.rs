@@ -45,7 +45,10 @@ pub fn setup(run: &Runner) -> Result<Vec<(String, String)>, String> {
         vulkan(run, &mut apt)?;
         cxx(run, &mut apt)?;
         if let Some(lib) = nvrtc(run, &mut apt, &cache)? {
-            env.push(("MISTRAL_NVRTC_LIB".into(), lib.to_string_lossy().into_owned()));
+            env.push((
+                "MISTRAL_NVRTC_LIB".into(),
+                lib.to_string_lossy().into_owned(),
+            ));
         }
         // lavapipe warns on every adapter request without a runtime directory.
         if !std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
@@ -56,7 +59,9 @@ pub fn setup(run: &Runner) -> Result<Vec<(String, String)>, String> {
             env.push(("XDG_RUNTIME_DIR".into(), dir.to_string_lossy().into_owned()));
         }
     } else {
-        eprintln!("setup: not Linux: the wgpu tests use this machine's Metal/DX12/Vulkan GPU; no NVRTC");
+        eprintln!(
+            "setup: not Linux: the wgpu tests use this machine's Metal/DX12/Vulkan GPU; no NVRTC"
+        );
         env.push(("MISTRAL_SKIP_NVRTC".into(), "1".into()));
     }
     fetch_model(run)?;
