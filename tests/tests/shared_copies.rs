@@ -48,11 +48,9 @@ fn repository_copies_equal_the_shared_originals() {
         return;
     };
     for (copy, origin) in COPIES {
-        let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let read =
+            |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let (a, b) = (read(workspace_root().join(copy)), read(shared.join(origin)));
-        assert!(
-            a == b,
-            "{copy} differs from shared/{origin}: copy it again"
-        );
+        assert!(a == b, "{copy} differs from shared/{origin}: copy it again");
     }
 }

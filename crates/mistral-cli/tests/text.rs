@@ -67,8 +67,7 @@ fn generate_feeds_the_mistral_common_ids_and_streams_the_decoded_text() {
     let dir = model_with_tokenizer();
     let m = p(dir.path());
     // The first conversation of the chat fixtures (shared/fixtures/chat_template_v1.jsonl), ids from mistral-common.
-    let fixture =
-        std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
+    let fixture = std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
     let first: serde_json::Value = serde_json::from_str(fixture.lines().next().unwrap()).unwrap();
     let prompt = first["messages"][0]["content"].as_str().unwrap();
     let args = [
@@ -196,8 +195,7 @@ fn tokenize_text_and_chat_files() {
         only_tok.path().join("tokenizer.model"),
     )
     .unwrap();
-    let fixture =
-        std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
+    let fixture = std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
     for line in fixture.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let chat = only_tok.path().join("chat.json");
