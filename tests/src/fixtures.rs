@@ -97,6 +97,20 @@ pub fn golden_cases() -> Vec<PathBuf> {
     v
 }
 
+/// Decode steps the GPU end-to-end tests take at the end of each golden sequence.
+pub const DECODE_STEPS: usize = 40;
+
+/// How the GPU end-to-end tests run a golden sequence of `len` tokens incrementally:
+/// `(prefill, max_batch)`: a prefill of all but the last [`DECODE_STEPS`] tokens (at least 7), in
+/// blocks of `max_batch` (3 for the short goldens, so prefill itself runs in pieces; 64 for the
+/// long ones, crossing the window at block edges), then one token at a time. The long goldens'
+/// decode steps thus run at positions past 2W and 3W without decoding a thousand tokens on a
+/// software device; the CPU reference still decodes every token of them (`hf_parity.rs`).
+pub fn incremental_split(len: usize) -> (usize, usize) {
+    let prefill = len.saturating_sub(DECODE_STEPS).max(7).min(len);
+    (prefill, if len <= 64 { 3 } else { 64 })
+}
+
 /// One Hugging Face golden case: its directory and what transformers computed.
 pub struct Golden {
     pub name: String,

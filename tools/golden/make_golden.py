@@ -37,6 +37,7 @@ from transformers import MistralConfig, MistralForCausalLM
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_ROOT = os.path.join(REPO, "tests", "golden")
 
+# Default lengths; a case may set its own "T", "P" and "N" (the long-prompt cases do).
 T = 40  # teacher-forced sequence length
 P = 5  # prompt length for greedy generation
 N = 30  # new tokens for greedy generation
@@ -123,7 +124,51 @@ CASES = [
         rms_norm_eps=1e-5,
         vocab_size=320,
     ),
+    # Long prompts: the kernels tile and chunk at 32/64/128/256 rows, and a chat prompt with a
+    # system message is hundreds of tokens. The greedy prompt is the long prefix itself, so a
+    # prefill of P tokens (crossing the executor's prefill chunk) precedes the decode steps.
+    dict(
+        name="long320_window512_bf16",
+        desc="320-token sequence, 300-token greedy prompt; sliding window 512, larger than the "
+        "prompt; 4 query heads, 1 KV head, head_dim 16, bf16 weights",
+        dtype="bf16",
+        hidden_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        intermediate_size=128,
+        sliding_window=512,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-5,
+        vocab_size=256,
+        T=320,
+        P=300,
+        N=20,
+    ),
+    dict(
+        name="long1000_window100_f32",
+        desc="1000-token sequence, 990-token greedy prompt; sliding window 100, larger than a "
+        "64-row tile and crossed ten times; 8 query heads, 2 KV heads, head_dim 16, f32 weights",
+        dtype="f32",
+        hidden_size=64,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        head_dim=16,
+        intermediate_size=128,
+        sliding_window=100,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-5,
+        vocab_size=256,
+        T=1000,
+        P=990,
+        N=10,
+    ),
 ]
+
+
+def lengths(case):
+    """(T, P, N) of a case."""
+    return case.get("T", T), case.get("P", P), case.get("N", N)
 
 NUM_LAYERS = 2
 
@@ -191,7 +236,8 @@ def top2_margin(logits):
 
 
 @torch.no_grad()
-def compute_case(model, cfg, seed):
+def compute_case(model, cfg, seed, case):
+    T, P, N = lengths(case)
     vocab = cfg["vocab_size"]
     g = torch.Generator().manual_seed(seed + 1000003)
     tokens = torch.randint(3, vocab, (T,), generator=g, dtype=torch.int64)
@@ -326,6 +372,7 @@ def write_model(case, cfg, model, outdir):
 
 def verify(case, outdir, res):
     """Reload everything from disk and check it reproduces the golden logits."""
+    T, P, N = lengths(case)
     gold = safetensors.torch.load_file(os.path.join(outdir, "golden.safetensors"))
     assert gold["tokens"].dtype == torch.int64 and gold["tokens"].shape == (T,)
     assert gold["prompt"].dtype == torch.int64 and gold["prompt"].shape == (P,)
@@ -392,7 +439,7 @@ def main():
         chosen = None
         for seed in range(SEED_TRIES):
             model = build_model(cfg, seed, store)
-            res = compute_case(model, cfg, seed)
+            res = compute_case(model, cfg, seed, case)
             if res["greedy_margin"] <= MIN_MARGIN:
                 continue
             score = min(res["greedy_margin"], res["tf_margin"])
@@ -401,6 +448,7 @@ def main():
         if chosen is None:
             raise SystemExit(f"{case['name']}: no seed gives greedy margin > {MIN_MARGIN}")
         _, seed, model, res = chosen
+        T, P, N = lengths(case)
 
         outdir = os.path.join(args.out, case["name"])
         if os.path.isdir(outdir):

@@ -347,6 +347,71 @@ fn attn(
     }
 }
 
+/// Prefill block lengths of the long-sequence cases: both sides of every row tile and chunk the
+/// kernels use (32, 64, 128, 256) and a chat prompt with a system message (about 600 tokens).
+pub const LONG_ROWS: [usize; 8] = [1, 31, 33, 64, 65, 129, 257, 600];
+
+/// The window of the long attention cases: larger than any key or query tile (64), so a window
+/// edge falls inside a tile, and small enough that 600 rows cross it several times.
+pub const LONG_WINDOW: usize = 80;
+
+/// Long in the sequence dimension only (hidden, head and vocab sizes stay tiny, so a software
+/// Vulkan driver and the CUDA emulator stay fast): every op that iterates over rows or positions,
+/// at each of [`LONG_ROWS`]; attention from an empty cache and from a wrapped one at non-zero
+/// positions, with blocks longer than the window; decode past 2W and 3W.
+fn long_sequence_ops() -> Vec<Op> {
+    let mut ops = Vec::new();
+    let w = LONG_WINDOW;
+    for rows in LONG_ROWS {
+        ops.push(Op::Embedding {
+            vocab: 67,
+            hidden: 33,
+            tokens: rows,
+            dtype: DType::BF16,
+        });
+        ops.push(Op::RmsNorm {
+            rows,
+            dim: 40,
+            dtype: DType::BF16,
+        });
+        ops.push(Op::AddRmsNorm { rows, dim: 40 });
+        ops.push(Op::Matmul {
+            p: MatmulParams::new(rows, 40, 72),
+            dtype: DType::BF16,
+        });
+        ops.push(Op::MatmulMulti {
+            m: rows,
+            ns: [32, 8, 8],
+            k: 40,
+            dtype: DType::F16,
+        });
+        ops.push(Op::GateUpSwiglu {
+            p: MatmulParams::new(rows, 24, 40),
+            dtype: DType::BF16,
+        });
+        // Positions far from the block start, so a row using another row's angle shows.
+        ops.push(Op::Rope {
+            p: RopeParams::new(rows, 2, 32, 7, 10000.0),
+        });
+        // From an empty cache; then continuing a wrapped cache at a non-zero position.
+        ops.push(attn(rows, 0, 4, 1, 16, w));
+        ops.push(attn(rows, 2 * w + 13, 4, 2, 16, w));
+        ops.push(Op::Argmax { rows, cols: 300 });
+    }
+    // head_dim 128 (the real model's) at the long lengths that cross the most tiles.
+    ops.push(Op::Rope {
+        p: RopeParams::new(600, 1, 128, 4000, 10000.0),
+    });
+    ops.push(attn(257, 500, 4, 1, 128, w));
+    ops.push(attn(600, 0, 2, 1, 128, 512));
+    // Decode at and past 2W and 3W: the rolling cache has wrapped twice and three times.
+    for pos in [2 * w - 1, 2 * w, 2 * w + 1, 3 * w - 1, 3 * w, 3 * w + 37] {
+        ops.push(attn(1, pos, 8, 2, 16, w));
+    }
+    ops.push(attn(1, 3 * 300 + 11, 4, 1, 64, 300));
+    ops
+}
+
 /// The parity table: small sizes that are not multiples of any tile (1, 17, 33, ...), decode
 /// (one row) and prefill (many rows), GQA ratio 4, head_dim 128, KV lengths below, at and above a
 /// small window, every weight dtype. Sizes stay small enough for a software Vulkan driver.
@@ -438,6 +503,7 @@ pub fn parity_cases() -> Vec<Case> {
     ops.push(attn(70, 0, 6, 2, 48, 50));
     ops.push(attn(9, 30, 4, 4, 16, 24));
     ops.push(attn(20, 300, 8, 2, 128, 256));
+    ops.extend(long_sequence_ops());
     ops.push(Op::Swiglu { len: 1 });
     ops.push(Op::Swiglu { len: 14337 });
     ops.push(Op::Add { len: 4097 });

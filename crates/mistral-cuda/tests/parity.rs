@@ -22,7 +22,7 @@ use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::Logits;
-use mistral_tests::fixtures::{goldens, load_model};
+use mistral_tests::fixtures::{goldens, incremental_split, load_model};
 
 fn backend() -> Option<CudaBackend> {
     let device = cuda_emu::install();
@@ -165,12 +165,14 @@ fn golden_models_match_cpu_end_to_end() {
         let (name, dir) = (&g.name, &g.dir);
         let (tokens, prompt, greedy) = (&g.tokens, &g.prompt, &g.greedy);
 
-        // Teacher-forced logits: a 7-token prefill then single-token decode (flash-decoding),
-        // in one block or in blocks of 3; and the whole sequence as prefill, in one block or in
-        // blocks of 20 (the tensor-core prefill attention over several query and key tiles, the
-        // second block reading keys of the first from the cache).
+        // Teacher-forced logits: a prefill then single-token decode (flash-decoding), the
+        // prefill in one block or in small ones (`incremental_split`: 7 tokens in blocks of 3 for
+        // the short goldens); and the whole sequence as prefill, in one block or in blocks of 20
+        // (the tensor-core prefill attention over several query and key tiles, later blocks
+        // reading keys of earlier ones from the cache).
         let all = tokens.len();
-        for (max_batch, prefill) in [(256, 7), (3, 7), (256, all), (20, all)] {
+        let (split, small_batch) = incremental_split(all);
+        for (max_batch, prefill) in [(256, split), (small_batch, split), (256, all), (20, all)] {
             let mut cpu = load_model(CpuBackend::new(), dir, max_batch);
             let mut gpu = load_model(backend().unwrap(), dir, max_batch);
             let run = |m: &mut Forward| {

@@ -1,7 +1,7 @@
 //! End to end: the tiny Hugging Face models under `tests/golden/*` run through `mistral_model::Model`
 //! on wgpu. Teacher-forced logits match the CPU backend within 1e-3 absolute (the bound;
 //! both compute in f32 from the same stored weights, so only summation order differs) and greedy
-//! generation gives transformers' ids. Prefill runs in blocks of 3 here too, so decode (GEMV), tiled
+//! generation gives transformers' ids. Prefill runs in blocks here too (`incremental_split`), so decode (GEMV), tiled
 //! prefill and cache reuse all take part; the "split" config adds row-split weights and split-K.
 
 mod common;
@@ -10,7 +10,7 @@ use mistral_core::testutil::{compare, Tolerance};
 use mistral_cpu::CpuBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::Logits;
-use mistral_tests::fixtures::{goldens, load_model};
+use mistral_tests::fixtures::{goldens, incremental_split, load_model};
 
 const LOGITS: Tolerance = Tolerance {
     abs: 1e-3,
@@ -37,13 +37,14 @@ fn tiny_models_match_cpu_logits_and_transformers_greedy_ids() {
             let s = compare(&name, &got, &want, LOGITS).unwrap_or_else(|e| panic!("{e}"));
             eprintln!("{name}: {s}");
 
-            // Prefill in blocks of 3, then one token at a time.
+            // Prefill in blocks (of 3 for the short goldens), then one token at a time.
             let Some(gpu) = common::backend(opts.clone()) else {
                 return;
             };
-            let mut m = load_model(gpu, dir, 3);
-            let mut inc = m.forward(&tokens[..7], 0, Logits::All).unwrap();
-            for t in 7..tokens.len() {
+            let (prefill, max_batch) = incremental_split(tokens.len());
+            let mut m = load_model(gpu, dir, max_batch);
+            let mut inc = m.forward(&tokens[..prefill], 0, Logits::All).unwrap();
+            for t in prefill..tokens.len() {
                 inc.extend(m.forward(&tokens[t..t + 1], t, Logits::Last).unwrap());
             }
             compare(&format!("{name} incremental"), &inc, &want, LOGITS)
