@@ -10,9 +10,14 @@
 //! - `random-7b [--out DIR] [--dtype bf16]`: writes the random-weight Mistral-7B-shaped model
 //!   used for the README's CPU figures (about 14.5 GB in bf16, streamed).
 //!
+//! - `mutants [...]`: mutation testing of `kernels/*.cu` and `shaders/*.wgsl`, and the replay of
+//!   the planted-bug list (`tools/mutants/`); see `mutants.rs`.
+//!
 //! `--dry-run` (any task) prints the commands instead of running them; the README test uses it.
 
+mod mutants;
 mod run;
+mod rust_mutants;
 mod setup;
 
 use std::path::PathBuf;
@@ -25,7 +30,10 @@ const USAGE: &str = "usage: cargo xtask <task> [--dry-run]
   setup                       install what the tests need (apt as root, NVRTC wheel, real model)
   fetch                       download the real SmolLM2 GGUF model into the cache
   bench [mistral-bench options, see `cargo xtask bench --help`]
-  random-7b [--out DIR] [--dtype bf16|f16|f32]";
+  random-7b [--out DIR] [--dtype bf16|f16|f32]
+  mutants [--planted] [--sample N] [--seed S] [--filter TEXT] [--budget MINUTES] [--list] [--report PATH]
+  mutants --rust mistral-cpu|mistral-model|mistral-text [--shard K/N]
+                              mutation testing of kernels/ and shaders/ (see xtask/src/mutants.rs)";
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -52,6 +60,7 @@ fn main() -> ExitCode {
         "fetch" => no_options(rest).and_then(|()| setup::fetch_model(&run)),
         "bench" => bench(&run, rest),
         "random-7b" => random_7b(&run, rest),
+        "mutants" => mutants::mutants(run.dry, rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -73,3 +73,9 @@ fn shown(program: &str, args: &[&str], env: &Env) -> String {
     }));
     words.join(" ")
 }
+
+/// Today's UTC date and time, for reports (`date -u`).
+pub fn today() -> String {
+    output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+        .map_or_else(|| "unknown date".into(), |d| d.trim().to_string())
+}

@@ -265,3 +265,26 @@ pub fn fetch_model(run: &Runner) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The environment `setup` would hand the tests, from what is installed now (nothing is
+/// installed): for tasks that run tests after a `setup` has been done, like `mutants`.
+pub fn test_env() -> Vec<(String, String)> {
+    let cache = cache_dir();
+    let mut env = vec![(
+        "MISTRAL_CACHE_DIR".to_string(),
+        cache.to_string_lossy().into_owned(),
+    )];
+    let lib = cache.join("nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12");
+    if std::env::var_os("MISTRAL_NVRTC_LIB").is_none() && lib.is_file() {
+        env.push((
+            "MISTRAL_NVRTC_LIB".into(),
+            lib.to_string_lossy().into_owned(),
+        ));
+    }
+    if !std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
+        let dir = cache.join("xdg-runtime");
+        let _ = std::fs::create_dir_all(&dir);
+        env.push(("XDG_RUNTIME_DIR".into(), dir.to_string_lossy().into_owned()));
+    }
+    env
+}
