@@ -66,7 +66,7 @@ fn p(d: &Path) -> &str {
 fn generate_feeds_the_mistral_common_ids_and_streams_the_decoded_text() {
     let dir = model_with_tokenizer();
     let m = p(dir.path());
-    // The first conversation of the chat fixtures (shared/fixtures/chat_template_v1.jsonl), ids from mistral-common.
+    // The first conversation of the chat fixtures (crates/mistral-text/tests/data/chat_template_v1.jsonl), ids from mistral-common.
     let fixture = std::fs::read_to_string(mistral_tests::fixtures::chat_fixtures()).unwrap();
     let first: serde_json::Value = serde_json::from_str(fixture.lines().next().unwrap()).unwrap();
     let prompt = first["messages"][0]["content"].as_str().unwrap();
@@ -141,7 +141,7 @@ fn raw_system_and_sampling_options() {
         .stdout,
     )
     .unwrap();
-    // shared/fixtures/chat_template_v1.jsonl, third conversation.
+    // crates/mistral-text/tests/data/chat_template_v1.jsonl, third conversation.
     assert_eq!(
         sys["prompt_ids"],
         serde_json::json!([

@@ -1,5 +1,5 @@
 //! `config.json` in Hugging Face's field names. Numbers for Mistral-7B-Instruct-v0.1 come from its
-//! published config (a copy is in `shared/mistral-7b-instruct-v0.1/config.json`): hidden 4096,
+//! published config (a copy is in `tests/data/mistral-7b-config.json`): hidden 4096,
 //! 32 layers, 32 query / 8 KV heads, FFN 14336, RMSNorm eps 1e-5, RoPE θ 10000, window 4096.
 
 use std::path::Path;
