@@ -55,6 +55,9 @@ const OPERATORS: &[(&str, &str, &str)] = &[
     ("barrier", "storageBarrier();", ""),
 ];
 
+/// Memory each process of a mutant's build or tests may take (KiB): a third of a 24 GB machine.
+const MEMORY_LIMIT_KIB: u64 = 8 << 20;
+
 /// One edit of one file.
 #[derive(Clone, Debug)]
 pub struct Mutant {
@@ -386,8 +389,17 @@ impl Sandbox {
     fn cargo_test(&self, args: &[&str], timeout: Duration, log: &Path) -> Result<bool, ()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let file = std::fs::File::create(log).expect("log file");
-        let mut cmd = Command::new(cargo);
-        cmd.arg("test")
+        // A mutant can make a kernel loop forever or allocate without end. coreutils `timeout`
+        // runs the command in a process group of its own and kills that whole group (cargo and
+        // the test binary) when time is up; the memory limit (per process, of its data segment)
+        // keeps a runaway allocation from taking the machine down.
+        let script = format!(
+            "ulimit -d {MEMORY_LIMIT_KIB} && exec timeout -s KILL {} \"$0\" test \"$@\"",
+            timeout.as_secs().max(1)
+        );
+        let status = Command::new("sh")
+            .args(["-c", &script])
+            .arg(cargo)
             .args(args)
             .current_dir(&self.src)
             .env("CARGO_TARGET_DIR", &self.target)
@@ -395,29 +407,22 @@ impl Sandbox {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
-            .stderr(file);
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd.spawn().expect("run cargo");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for cargo") {
-                return Ok(status.success());
-            }
-            if start.elapsed() > timeout {
-                // The whole group: cargo and the test binary it started.
-                let _ = Command::new("kill")
-                    .args(["-KILL", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.wait();
-                return Err(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            .stderr(file)
+            .status()
+            .expect("run cargo under timeout");
+        // `timeout -s KILL` exits 137 when it killed the command (124 with other signals).
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(124) | Some(137) | None => Err(()),
+            Some(_) => Ok(false),
         }
     }
 
-    /// Builds and runs the stages of `file`'s suite; the outcome and the seconds it took.
-    fn judge(&self, file: &str, timeout: Duration, log: &str) -> Outcome {
+    /// Builds and runs the stages of `file`'s suite, each step (a stage's build, then its tests)
+    /// under its own limit (`limits[step]`, or an hour past the last); the outcome, and how long
+    /// each step that ran took.
+    fn judge(&self, file: &str, limits: &[Duration], log: &str) -> (Outcome, Vec<Duration>) {
+        let mut took = Vec::new();
         for (i, stage) in stages(file).iter().enumerate() {
             let build: Vec<&str> = stage
                 .iter()
@@ -425,19 +430,28 @@ impl Sandbox {
                 .copied()
                 .chain(["--no-run"])
                 .collect();
-            let log_build = self.logs.join(format!("{log}.{i}.build.log"));
-            match self.cargo_test(&build, timeout, &log_build) {
-                Ok(true) => {}
-                Ok(false) | Err(()) => return Outcome::CaughtBuild,
-            }
-            let log_test = self.logs.join(format!("{log}.{i}.test.log"));
-            match self.cargo_test(stage, timeout, &log_test) {
-                Ok(true) => {}
-                Ok(false) => return Outcome::CaughtTest,
-                Err(()) => return Outcome::CaughtTimeout,
+            for (step, args) in [("build", &build), ("test", stage)] {
+                let limit = limits
+                    .get(took.len())
+                    .copied()
+                    .unwrap_or(Duration::from_secs(3600));
+                let t = Instant::now();
+                let result = self.cargo_test(
+                    args,
+                    limit,
+                    &self.logs.join(format!("{log}.{i}.{step}.log")),
+                );
+                took.push(t.elapsed());
+                let outcome = match (step, result) {
+                    (_, Ok(true)) => continue,
+                    ("build", _) => Outcome::CaughtBuild,
+                    (_, Ok(false)) => Outcome::CaughtTest,
+                    (_, Err(())) => Outcome::CaughtTimeout,
+                };
+                return (outcome, took);
             }
         }
-        Outcome::Survived
+        (Outcome::Survived, took)
     }
 }
 
@@ -533,15 +547,15 @@ pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {
     let mut files: Vec<&str> = list.iter().map(|m| m.file.as_str()).collect();
     files.sort();
     files.dedup();
-    let mut timeouts = BTreeMap::new();
+    // Each step's limit: 3x its unmutated time plus 30 s (a build after an edit recompiles more).
+    let mut limits: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for kind in files
         .iter()
         .map(|f| kind_of(f))
         .collect::<std::collections::BTreeSet<_>>()
     {
-        let t = Instant::now();
         let file = files.iter().find(|f| kind_of(f) == kind).unwrap();
-        let outcome = sandbox.judge(file, Duration::from_secs(3600), &format!("baseline-{kind}"));
+        let (outcome, took) = sandbox.judge(file, &[], &format!("baseline-{kind}"));
         if outcome != Outcome::Survived {
             return Err(format!(
                 "mutants: the unmutated {kind} suite fails ({}): see {}",
@@ -549,9 +563,16 @@ pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {
                 sandbox.logs.display()
             ));
         }
-        let secs = t.elapsed();
-        eprintln!("baseline {kind}: passes in {:.0} s", secs.as_secs_f64());
-        timeouts.insert(kind, secs * 3 + Duration::from_secs(60));
+        let secs: Vec<String> = took
+            .iter()
+            .map(|d| format!("{:.0}", d.as_secs_f64()))
+            .collect();
+        eprintln!("baseline {kind}: passes; steps took {} s", secs.join(" + "));
+        let limit = took
+            .iter()
+            .map(|d| *d * 3 + Duration::from_secs(30))
+            .collect();
+        limits.insert(kind, limit);
     }
 
     let mut results: Vec<(Mutant, Outcome, f64)> = Vec::new();
@@ -569,7 +590,7 @@ pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {
         let original = read(&path)?;
         std::fs::write(&path, m.apply(&original)).map_err(|e| e.to_string())?;
         let t = Instant::now();
-        let outcome = sandbox.judge(&m.file, timeouts[kind_of(&m.file)], &format!("m{i:04}"));
+        let (outcome, _) = sandbox.judge(&m.file, &limits[kind_of(&m.file)], &format!("m{i:04}"));
         std::fs::write(&path, &original).map_err(|e| e.to_string())?;
         let secs = t.elapsed().as_secs_f64();
         eprintln!(
@@ -580,6 +601,10 @@ pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {
             m.id
         );
         results.push((m.clone(), outcome, secs));
+        // Kept up to date, so a run cut short still leaves its report.
+        if let Some(p) = &o.report {
+            let _ = std::fs::write(p, report(&o, &results, &equivalent, started.elapsed()));
+        }
     }
 
     let report = report(&o, &results, &equivalent, started.elapsed());
