@@ -60,9 +60,14 @@ fn main() {
             "-Wno-unknown-pragmas",
             "-DMISTRAL_CUDA_EMU",
         ])
-        // Misaligned typed accesses (a float4 load off a 16-byte boundary faults on a GPU) trap;
-        // the emulator's fault handler reports them as a launch error.
-        .args(["-fsanitize=alignment", "-fsanitize-undefined-trap-on-error"])
+        // Misaligned typed accesses (a float4 load off a 16-byte boundary faults on a GPU) and
+        // indices past a fixed-size array (a register array `acc[4]`, a `__shared__` tile: on a
+        // GPU a silent read or write of other data) trap; the emulator's fault handler reports
+        // them as a launch error.
+        .args([
+            "-fsanitize=alignment,bounds",
+            "-fsanitize-undefined-trap-on-error",
+        ])
         .arg(format!("-I{}", csrc.display()))
         .arg("-Wl,-soname,libcuda.so")
         .arg("-o")

@@ -510,9 +510,8 @@ fn sample(mut v: Vec<Mutant>, n: usize, seed: u64) -> Vec<Mutant> {
     };
     let mut keyed: Vec<(u64, Mutant)> = v.drain(..).enumerate().map(|(i, m)| (key(i), m)).collect();
     keyed.sort_by_key(|(k, _)| *k);
-    let mut picked: Vec<Mutant> = keyed.into_iter().take(n).map(|(_, m)| m).collect();
-    picked.sort_by(|a, b| (&a.file, a.at).cmp(&(&b.file, b.at)));
-    picked
+    // In the drawn order, not by file: under a budget, kernels and shaders both get their turn.
+    keyed.into_iter().take(n).map(|(_, m)| m).collect()
 }
 
 pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {

@@ -33,6 +33,9 @@ pub fn rust_mutants(run: &Runner, krate: &str, shard: Option<&str>) -> Result<()
         .map_or_else(|| root().join("target"), PathBuf::from)
         .join("mutants/rust")
         .join(krate);
+    if !run.dry {
+        std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    }
     let out = out_dir.to_string_lossy().into_owned();
     let mut args = vec![
         "mutants",

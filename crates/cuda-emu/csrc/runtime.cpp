@@ -214,7 +214,8 @@ std::string describe_deadlock() {
 
 // ---- faults inside kernels ----
 // A kernel that touches memory outside every allocation (SIGSEGV/SIGBUS: the guard pages) or makes
-// a misaligned vector access (SIGILL: the alignment checks the kernels are compiled with trap)
+// a misaligned vector access or an out-of-bounds index of a fixed-size array (SIGILL: the UBSan
+// alignment and bounds checks the kernels are compiled with trap)
 // stops the launch with an error, like CUDA_ERROR_ILLEGAL_ADDRESS / MISALIGNED_ADDRESS on a GPU.
 // The handler runs on its own stack (so a fiber stack overflow is reported too) and abandons the
 // faulting fiber by switching to the scheduler. Faults outside a kernel keep their old handling.
@@ -232,7 +233,7 @@ void fault_handler(int sig, siginfo_t* info, void*) {
         char at[200], buf[400];
         where_into(at, sizeof at);
         if (sig == SIGILL)
-            snprintf(buf, sizeof buf, "%s: misaligned access: a vector load or store at an address not aligned to its type", at);
+            snprintf(buf, sizeof buf, "%s: trap: a misaligned vector access, or an index past the end of a fixed-size local or shared array", at);
         else
             snprintf(buf, sizeof buf, "%s: illegal memory access at %p (outside every device allocation, or a fiber stack overflow)",
                      at, info->si_addr);

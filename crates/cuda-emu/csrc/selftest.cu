@@ -33,6 +33,12 @@ extern "C" __global__ void selftest_misaligned_float4(const float* in, float* ou
     out[threadIdx.x] = v.x;
 }
 
+// One element past a register array: a GPU reads other registers or local memory, no fault.
+extern "C" __global__ void selftest_local_array_past_end(const float* in, float* out, u32 n) {
+    float acc[4] = {in[0], in[1], in[2], in[3]};
+    out[threadIdx.x] = acc[n - 4];  // n = 8: acc[4]
+}
+
 // A plain store one element past the end of an n-float buffer of 1024 elements.
 extern "C" __global__ void selftest_store_past_end(float* out, u32 n) {
     out[n + threadIdx.x] = 1.0f;

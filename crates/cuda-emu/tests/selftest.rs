@@ -125,7 +125,7 @@ fn rule_breaking_kernels_fail_clearly() {
     let n = 8u32;
     let big = d.alloc(4096 * 4);
     let n_big = 4096u32;
-    let cases: [(&str, Vec<*mut c_void>, &str); 6] = [
+    let cases: [(&str, Vec<*mut c_void>, &str); 7] = [
         (
             "selftest_divergent_barrier",
             vec![arg(&out)],
@@ -149,7 +149,12 @@ fn rule_breaking_kernels_fail_clearly() {
         (
             "selftest_misaligned_float4",
             vec![arg(&input), arg(&out)],
-            "misaligned access",
+            "misaligned vector access",
+        ),
+        (
+            "selftest_local_array_past_end",
+            vec![arg(&input), arg(&out), arg(&n)],
+            "past the end of a fixed-size local or shared array",
         ),
         (
             "selftest_store_past_end",
