@@ -119,7 +119,8 @@ fn validate(messages: &[Message]) -> Result<()> {
             "the conversation must start with a user or system message",
         ));
     }
-    if messages.len() > 1 && last.role == Role::Assistant {
+    // (A lone assistant message was refused above, so this is a conversation of two or more.)
+    if last.role == Role::Assistant {
         return Err(invalid(
             "the last message must be a user message, not an assistant message",
         ));
