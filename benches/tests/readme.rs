@@ -7,17 +7,14 @@
 
 use std::process::Command;
 
-use mistral_tests::readme::{commands, ReadmeCommand};
+use mistral_tests::readme::{select, ReadmeCommand};
 
 #[test]
 fn every_bench_command_of_the_readme_runs() {
-    let shown: Vec<(String, Vec<String>)> = commands()
-        .into_iter()
-        .filter_map(|(line, c)| match c {
-            ReadmeCommand::Bench(args) => Some((line, args)),
-            _ => None,
-        })
-        .collect();
+    let shown = select(|c| match c {
+        ReadmeCommand::Bench(args) => Some(args),
+        _ => None,
+    });
     assert!(
         shown.iter().any(|(_, a)| a.is_empty()),
         "the README's quick start shows no plain `cargo xtask bench`"

@@ -28,6 +28,15 @@ pub fn commands() -> Vec<(String, ReadmeCommand)> {
     commands_of(&text)
 }
 
+/// The README's commands that `pick` accepts, each with its line: e.g. the `mistral` ones with
+/// `select(|c| match c { ReadmeCommand::Mistral(a) => Some(a), _ => None })`.
+pub fn select<T>(pick: impl Fn(ReadmeCommand) -> Option<T>) -> Vec<(String, T)> {
+    commands()
+        .into_iter()
+        .filter_map(|(line, c)| pick(c).map(|t| (line, t)))
+        .collect()
+}
+
 /// The commands of a README's text (see the module docs for what counts).
 pub fn commands_of(text: &str) -> Vec<(String, ReadmeCommand)> {
     let mut out = Vec::new();

@@ -129,7 +129,6 @@ pub fn mutants_of(file: &str, text: &str) -> Vec<Mutant> {
 /// (so `+ 16` and `+ 1.0f` stay), `min(` not part of a longer name (`fminf(`, `umin(`).
 fn is_whole(code: &str, col: usize, pat: &str) -> bool {
     let before = code[..col].chars().next_back();
-    let after = code[col + pat.len()..].chars().next();
     let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     if pat.ends_with(" 1") {
         // `1u` is still one; `10`, `1.0`, `1e3`, `1 << k` are not.
@@ -142,7 +141,6 @@ fn is_whole(code: &str, col: usize, pat: &str) -> bool {
     if pat.ends_with('(') {
         return !ident(before);
     }
-    let _ = after;
     true
 }
 
@@ -576,8 +574,7 @@ pub fn mutants(dry: bool, rest: &[String]) -> Result<(), String> {
 
     let mut results: Vec<(Mutant, Outcome, f64)> = Vec::new();
     for (i, m) in list.iter().enumerate() {
-        if let Some(eq) = equivalent.get(&m.id) {
-            let _ = eq;
+        if equivalent.contains_key(&m.id) {
             results.push((m.clone(), Outcome::Equivalent, 0.0));
             continue;
         }

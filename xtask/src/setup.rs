@@ -50,14 +50,7 @@ pub fn setup(run: &Runner) -> Result<Vec<(String, String)>, String> {
                 lib.to_string_lossy().into_owned(),
             ));
         }
-        // lavapipe warns on every adapter request without a runtime directory.
-        if !std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
-            let dir = cache.join("xdg-runtime");
-            if !run.dry {
-                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            }
-            env.push(("XDG_RUNTIME_DIR".into(), dir.to_string_lossy().into_owned()));
-        }
+        env.extend(runtime_dir(&cache, !run.dry)?);
     } else {
         eprintln!(
             "setup: not Linux: the wgpu tests use this machine's Metal/DX12/Vulkan GPU; no NVRTC"
@@ -281,10 +274,22 @@ pub fn test_env() -> Vec<(String, String)> {
             lib.to_string_lossy().into_owned(),
         ));
     }
-    if !std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
-        let dir = cache.join("xdg-runtime");
-        let _ = std::fs::create_dir_all(&dir);
-        env.push(("XDG_RUNTIME_DIR".into(), dir.to_string_lossy().into_owned()));
-    }
+    env.extend(runtime_dir(&cache, true).ok().flatten());
     env
+}
+
+/// lavapipe warns on every adapter request without a runtime directory: one in the cache when
+/// `XDG_RUNTIME_DIR` names none (created when `create`).
+fn runtime_dir(cache: &Path, create: bool) -> Result<Option<(String, String)>, String> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
+        return Ok(None);
+    }
+    let dir = cache.join("xdg-runtime");
+    if create {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(Some((
+        "XDG_RUNTIME_DIR".into(),
+        dir.to_string_lossy().into_owned(),
+    )))
 }

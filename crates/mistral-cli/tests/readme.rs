@@ -13,20 +13,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mistral_tests::fixtures::{random_model_with_tokenizer, workspace_root, TINY_CONFIG};
-use mistral_tests::readme::{commands, ReadmeCommand};
+use mistral_tests::readme::{select, ReadmeCommand};
 
 /// Generation is capped so a random model's output stays short.
 const MAX_NEW_TOKENS: usize = 8;
 
 #[test]
 fn every_mistral_command_of_the_readme_runs() {
-    let shown: Vec<(String, Vec<String>)> = commands()
-        .into_iter()
-        .filter_map(|(line, c)| match c {
-            ReadmeCommand::Mistral(args) => Some((line, args)),
-            _ => None,
-        })
-        .collect();
+    let shown = select(|c| match c {
+        ReadmeCommand::Mistral(args) => Some(args),
+        _ => None,
+    });
     // The quick start's and the usage block's: generate, chat, devices, random-model, logits, ...
     assert!(
         shown.len() >= 8,
@@ -184,15 +181,12 @@ fn path(p: &Path) -> String {
 
 #[test]
 fn the_readmes_install_path_builds_the_mistral_binary() {
-    let installs: Vec<String> = commands()
-        .into_iter()
-        .filter_map(|(_, c)| match c {
-            ReadmeCommand::Install(p) => Some(p),
-            _ => None,
-        })
-        .collect();
+    let installs = select(|c| match c {
+        ReadmeCommand::Install(p) => Some(p),
+        _ => None,
+    });
     assert!(!installs.is_empty(), "the README shows no `cargo install`");
-    for p in installs {
+    for (_, p) in installs {
         let manifest = workspace_root().join(&p).join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest)
             .unwrap_or_else(|e| panic!("README installs {p}: {}: {e}", manifest.display()));
