@@ -202,7 +202,7 @@ pub fn run<B: RandomWeights>(
         }
         let bytes = arith::gemv_bytes(n_out, k, o.dtype);
         let copies = (256usize << 20)
-            .div_ceil(n_out * k * o.dtype.size())
+            .div_ceil(o.dtype.bytes_for(n_out * k).unwrap_or(n_out * k))
             .clamp(1, 8);
         let ws = (0..copies)
             .map(|i| random(b, &[n_out, k], o.dtype, 10 + i as u64))

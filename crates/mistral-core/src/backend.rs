@@ -186,3 +186,11 @@ pub trait Backend {
     /// Only the ids travel back to the host.
     fn argmax(&self, x: &Self::Tensor, rows: usize, cols: usize) -> Result<Vec<u32>>;
 }
+
+/// The error a backend returns for weights in a dtype it has no kernels for: names the format and
+/// the backend, and says what runs it.
+pub fn unsupported_dtype(backend: &str, dtype: DType) -> crate::Error {
+    crate::Error::Unsupported(format!(
+        "the {backend} backend cannot run {dtype} weights yet; use --backend cpu (it runs every format)"
+    ))
+}

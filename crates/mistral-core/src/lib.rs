@@ -13,6 +13,7 @@ pub mod dtype;
 pub mod error;
 pub mod host;
 pub mod ops;
+pub mod quant;
 pub mod rng;
 pub mod testutil;
 

@@ -1,4 +1,5 @@
-//! CPU tensors: f32 activations in a `Vec`, f16/bf16 weights left in their (memory-mapped) bytes.
+//! CPU tensors: f32 activations in a `Vec`, f16/bf16/block-quantized weights left in their
+//! (memory-mapped) bytes.
 
 use mistral_core::{DType, Error, HostBytes, HostTensor, Result, TensorInfo};
 
@@ -7,7 +8,8 @@ use mistral_core::{DType, Error, HostBytes, HostTensor, Result, TensorInfo};
 pub enum CpuTensor {
     /// f32 values (activations, KV cache, f32 weights).
     F32(Vec<f32>),
-    /// f16 or bf16 weights, still in their little-endian bytes (zero-copy from the memory map).
+    /// f16, bf16 or block-quantized weights, still in their little-endian bytes (zero-copy from the
+    /// memory map).
     Packed { dtype: DType, bytes: HostBytes },
 }
 
@@ -51,13 +53,15 @@ impl CpuTensor {
         }
     }
 
-    /// Widens `out.len()` elements starting at element `start` into `out`.
+    /// Widens (or dequantizes) `out.len()` elements starting at element `start` into `out`.
+    /// For a block format `start` and `out.len()` are whole blocks (rows of a weight are: the
+    /// loader checks that every row length is a multiple of its format's block).
     pub(crate) fn read_row(&self, start: usize, out: &mut [f32]) {
         match self {
             CpuTensor::F32(v) => out.copy_from_slice(&v[start..start + out.len()]),
             CpuTensor::Packed { dtype, bytes } => {
-                let s = dtype.size();
-                dtype.decode_into(&bytes.as_slice()[start * s..(start + out.len()) * s], out)
+                let at = |e: usize| dtype.bytes_for(e).expect("whole blocks");
+                dtype.decode_into(&bytes.as_slice()[at(start)..at(start + out.len())], out)
             }
         }
     }
@@ -80,7 +84,7 @@ impl TensorInfo for CpuTensor {
     fn len(&self) -> usize {
         match self {
             CpuTensor::F32(v) => v.len(),
-            CpuTensor::Packed { dtype, bytes } => bytes.len() / dtype.size(),
+            CpuTensor::Packed { dtype, bytes } => dtype.elems_in(bytes.len()),
         }
     }
 }

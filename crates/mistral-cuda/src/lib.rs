@@ -124,8 +124,11 @@ impl CudaBackend {
         lo: f32,
         hi: f32,
     ) -> Result<CudaTensor> {
+        if !self.supports(dtype) {
+            return Err(mistral_core::backend::unsupported_dtype("cuda", dtype));
+        }
         let len: usize = shape.iter().product();
-        let buf = self.alloc(len * dtype.size(), || {
+        let buf = self.alloc(len * dtype.block_bytes(), || {
             format!("a random {dtype} tensor of shape {shape:?}")
         })?;
         let mut t = CudaTensor {
@@ -203,8 +206,9 @@ impl Backend for CudaBackend {
         format!("cuda:{} {}", self.ordinal, self.dev.name)
     }
 
-    fn supports(&self, _dtype: DType) -> bool {
-        true
+    /// f32, f16 and bf16; the block-quantized formats have no CUDA kernels yet.
+    fn supports(&self, dtype: DType) -> bool {
+        !dtype.is_quantized()
     }
 
     fn zeros(&self, len: usize) -> Result<CudaTensor> {
@@ -218,14 +222,17 @@ impl Backend for CudaBackend {
     }
 
     fn upload(&self, t: &HostTensor) -> Result<CudaTensor> {
+        if !self.supports(t.dtype) {
+            return Err(mistral_core::backend::unsupported_dtype("cuda", t.dtype));
+        }
         let bytes = t.bytes.as_slice();
-        if bytes.len() != t.numel() * t.dtype.size() {
+        if bytes.len() != t.numel() * t.dtype.block_bytes() {
             return Err(Error::InvalidInput(format!(
                 "upload: {} tensor {:?} has {} bytes, expected {}",
                 t.dtype,
                 t.shape,
                 bytes.len(),
-                t.numel() * t.dtype.size()
+                t.numel() * t.dtype.block_bytes()
             )));
         }
         let mut buf = self.alloc(bytes.len(), || {
@@ -247,7 +254,7 @@ impl Backend for CudaBackend {
 
     fn download_f32(&self, t: &CudaTensor) -> Result<Vec<f32>> {
         self.dev.flush()?;
-        let n = t.len * t.dtype.size();
+        let n = t.len * t.dtype.block_bytes();
         let mut host = vec![0u8; n];
         if n > 0 {
             self.dev

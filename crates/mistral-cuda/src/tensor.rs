@@ -36,7 +36,7 @@ impl CudaTensor {
 
     /// The raw device address of element `i`.
     pub(crate) fn ptr_at(&self, stream: &CudaStream, i: usize) -> u64 {
-        self.ptr(stream) + (i * self.dtype.size()) as u64
+        self.ptr(stream) + (i * self.dtype.block_bytes()) as u64
     }
 }
 

@@ -37,6 +37,12 @@ pub fn write_random_model(
 ) -> Result<()> {
     let cfg = MistralConfig::from_json(config_text)
         .map_err(|m| Error::InvalidInput(format!("config: {m}")))?;
+    let Some(st_name) = opts.dtype.safetensors_name() else {
+        return Err(Error::InvalidInput(format!(
+            "a safetensors model cannot hold {} weights (f32, f16 or bf16)",
+            opts.dtype
+        )));
+    };
     if opts.shards == 0 {
         return Err(Error::InvalidInput("--shards must be at least 1".into()));
     }
@@ -46,7 +52,7 @@ pub fn write_random_model(
     config["torch_dtype"] = match opts.dtype {
         DType::F32 => "float32",
         DType::F16 => "float16",
-        DType::BF16 => "bfloat16",
+        _ => "bfloat16",
     }
     .into();
     let path = out.join("config.json");
@@ -55,7 +61,7 @@ pub fn write_random_model(
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))?;
 
     let tensors = expected_tensors(&cfg);
-    let size = |shape: &[usize]| shape.iter().product::<usize>() * opts.dtype.size();
+    let size = |shape: &[usize]| shape.iter().product::<usize>() * opts.dtype.block_bytes();
     let total: usize = tensors.iter().map(|(_, s)| size(s)).sum();
     // Split into shards of about equal bytes, keeping file order.
     let per_shard = total.div_ceil(opts.shards);
@@ -89,7 +95,7 @@ pub fn write_random_model(
             let end = offset + size(shape);
             header.insert(
                 tname.clone(),
-                serde_json::json!({"dtype": opts.dtype.safetensors_name(), "shape": shape, "data_offsets": [offset, end]}),
+                serde_json::json!({"dtype": st_name, "shape": shape, "data_offsets": [offset, end]}),
             );
             weight_map.insert(tname.clone(), name(s).into());
             offset = end;

@@ -194,8 +194,9 @@ impl Backend for WgpuBackend {
         )
     }
 
-    fn supports(&self, _dtype: DType) -> bool {
-        true
+    /// f32, f16 and bf16; the block-quantized formats have no WGSL kernels yet.
+    fn supports(&self, dtype: DType) -> bool {
+        !dtype.is_quantized()
     }
 
     fn zeros(&self, len: usize) -> Result<WgpuTensor> {
@@ -203,9 +204,12 @@ impl Backend for WgpuBackend {
     }
 
     fn upload(&self, t: &HostTensor) -> Result<WgpuTensor> {
+        if !self.supports(t.dtype) {
+            return Err(mistral_core::backend::unsupported_dtype("wgpu", t.dtype));
+        }
         let data = t.bytes.as_slice();
         let len = t.numel();
-        if data.len() != len * t.dtype.size() {
+        if data.len() != len * t.dtype.block_bytes() {
             return Err(Error::shape(
                 "upload",
                 format!("{} bytes for {len} {} elements", data.len(), t.dtype),
@@ -218,7 +222,7 @@ impl Backend for WgpuBackend {
             .filter(|_| t.shape.len() > 1)
             .unwrap_or(1);
         let row_len = len.checked_div(rows).unwrap_or(0);
-        let row_bytes = (row_len * t.dtype.size()) as u64;
+        let row_bytes = (row_len * t.dtype.block_bytes()) as u64;
         // Only a matrix is split (by rows), and only past the part limit; anything else gets one
         // buffer, which `buffer` checks against the device's own limits.
         let rows_per_part = if rows <= 1 || data.len() as u64 <= self.max_part_bytes {
@@ -267,7 +271,7 @@ impl Backend for WgpuBackend {
         let bytes = self.ctx.read_back(&srcs)?;
         let mut out = vec![0.0; t.len];
         t.dtype
-            .decode_into(&bytes[..t.len * t.dtype.size()], &mut out);
+            .decode_into(&bytes[..t.len * t.dtype.block_bytes()], &mut out);
         Ok(out)
     }
 

@@ -124,12 +124,14 @@ impl Shader {
     }
 }
 
-/// The define naming a weight dtype's storage.
+/// The define naming a weight dtype's storage. Block formats never get here: `upload` refuses
+/// them (see [`crate::WgpuBackend`]'s `supports`).
 pub fn weight_define(dtype: DType) -> &'static str {
     match dtype {
         DType::F32 => "W_F32",
         DType::F16 => "W_F16",
         DType::BF16 => "W_BF16",
+        q => unreachable!("no WGSL kernels for {q} weights"),
     }
 }
 

@@ -33,6 +33,7 @@ pub fn embedding(
         DType::F32 => "embedding_f32",
         DType::F16 => "embedding_f16",
         DType::BF16 => "embedding_bf16",
+        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     };
     let h = u32_of("embedding", "hidden", hidden)?;
     if tokens.len() == 1 {

@@ -30,6 +30,7 @@ fn choose(m: usize, k: usize, dtype: DType, fast: bool) -> (&'static str, bool) 
         (_, DType::F32) => ("gemm_simt_f32", false),
         (_, DType::F16) => ("gemm_simt_f16", false),
         (_, DType::BF16) => ("gemm_simt_bf16", false),
+        (_, q) => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     }
 }
 
@@ -177,6 +178,7 @@ pub fn gate_up_swiglu(
         DType::F32 => "gemv_swiglu_f32",
         DType::F16 => "gemv_swiglu_f16",
         DType::BF16 => "gemv_swiglu_bf16",
+        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     };
     // SAFETY: gemv_swiglu_*(const float* x, const W* wg, const W* wu, float* out, u32 n, u32 k);
     // x holds k f32s, wg and wu are [n, k] of one dtype W, out holds n f32s (checked above).

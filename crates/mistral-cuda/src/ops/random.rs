@@ -19,6 +19,7 @@ pub fn random(dev: &Device, t: &mut CudaTensor, seed: u64, lo: f32, hi: f32) -> 
         DType::F32 => "random_f32",
         DType::F16 => "random_f16",
         DType::BF16 => "random_bf16",
+        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     };
     u32_of("random", "blocks", t.len.div_ceil(256))?;
     let p = t.ptr(&dev.stream);

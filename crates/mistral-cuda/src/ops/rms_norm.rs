@@ -28,6 +28,7 @@ pub fn rms_norm(
         DType::F32 => "rms_norm_f32",
         DType::F16 => "rms_norm_f16",
         DType::BF16 => "rms_norm_bf16",
+        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     };
     let s = &dev.stream;
     let (px, pw, po) = (x.ptr(s), w.ptr(s), out.ptr(s));
@@ -66,6 +67,7 @@ pub fn add_rms_norm(
         DType::F32 => "add_rms_norm_f32",
         DType::F16 => "add_rms_norm_f16",
         DType::BF16 => "add_rms_norm_bf16",
+        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
     };
     let s = &dev.stream;
     let (pr, pd, pw, po) = (residual.ptr(s), delta.ptr(s), w.ptr(s), out.ptr(s));

@@ -1,0 +1,75 @@
+//! GGML's block-quantized formats, defined once: the exact dequantization every backend is proven
+//! against, and the reference quantizers `mistral quantize` uses.
+//!
+//! One format, one file. Each has
+//! - `dequantize_block(block: &[u8], out: &mut [f32])`: one block of `block_bytes()` bytes into
+//!   `block_elems()` f32s, bit for bit what llama.cpp's `dequantize_row_*` (and the `gguf` Python
+//!   package) computes;
+//! - `quantize_block(x: &[f32], out: &mut [u8])`: llama.cpp's reference quantizer for the format.
+
+pub mod q4_0;
+pub mod q4_1;
+pub mod q4_k;
+pub mod q5_0;
+pub mod q5_k;
+pub mod q6_k;
+pub mod q8_0;
+
+use crate::DType;
+
+/// Reads the little-endian f16 at `b[i..i + 2]`, widened to f32.
+pub(crate) fn f16_at(b: &[u8], i: usize) -> f32 {
+    half::f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
+}
+
+/// Writes `v` rounded to f16 at `b[i..i + 2]`.
+pub(crate) fn put_f16(b: &mut [u8], i: usize, v: f32) {
+    b[i..i + 2].copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
+}
+
+type DequantFn = fn(&[u8], &mut [f32]);
+type QuantFn = fn(&[f32], &mut [u8]);
+
+fn kernels(dtype: DType) -> (DequantFn, QuantFn) {
+    match dtype {
+        DType::Q8_0 => (q8_0::dequantize_block, q8_0::quantize_block),
+        DType::Q4_0 => (q4_0::dequantize_block, q4_0::quantize_block),
+        DType::Q4_1 => (q4_1::dequantize_block, q4_1::quantize_block),
+        DType::Q5_0 => (q5_0::dequantize_block, q5_0::quantize_block),
+        DType::Q4K => (q4_k::dequantize_block, q4_k::quantize_block),
+        DType::Q5K => (q5_k::dequantize_block, q5_k::quantize_block),
+        DType::Q6K => (q6_k::dequantize_block, q6_k::quantize_block),
+        DType::F32 | DType::F16 | DType::BF16 => {
+            unreachable!("{dtype} is not a block format")
+        }
+    }
+}
+
+/// Dequantizes whole blocks of `dtype`: `bytes.len() == dtype.bytes_for(out.len())`.
+pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
+    let (deq, _) = kernels(dtype);
+    for (b, o) in bytes
+        .chunks_exact(dtype.block_bytes())
+        .zip(out.chunks_exact_mut(dtype.block_elems()))
+    {
+        deq(b, o);
+    }
+}
+
+/// Quantizes `values` (a whole number of blocks) with the format's reference quantizer.
+pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
+    let (_, q) = kernels(dtype);
+    assert!(
+        values.len().is_multiple_of(dtype.block_elems()),
+        "{} values are not whole {dtype} blocks",
+        values.len()
+    );
+    let mut out = vec![0u8; values.len() / dtype.block_elems() * dtype.block_bytes()];
+    for (x, b) in values
+        .chunks_exact(dtype.block_elems())
+        .zip(out.chunks_exact_mut(dtype.block_bytes()))
+    {
+        q(x, b);
+    }
+    out
+}
