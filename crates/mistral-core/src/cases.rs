@@ -176,6 +176,18 @@ impl Case {
         Inputs { tensors, tokens }
     }
 
+    /// The dtype of the case's weight, for the ops that take one.
+    pub fn weight_dtype(&self) -> Option<DType> {
+        match self.op {
+            Op::Embedding { dtype, .. }
+            | Op::RmsNorm { dtype, .. }
+            | Op::Matmul { dtype, .. }
+            | Op::MatmulMulti { dtype, .. }
+            | Op::GateUpSwiglu { dtype, .. } => Some(dtype),
+            _ => None,
+        }
+    }
+
     /// Tolerance for a GPU backend against the CPU reference. Both accumulate in f32 in a different
     /// order, so the error grows like sqrt(terms) · eps32 · |values|; bounds leave ~10x headroom
     /// over that estimate. Weight dtype does not matter: both sides widen the same stored values.
@@ -412,6 +424,51 @@ fn long_sequence_ops() -> Vec<Op> {
     ops
 }
 
+/// Matmul and embedding with block-quantized weights. Rows (`k`, `hidden`) are whole blocks:
+/// 256 serves every format; 288 (9 blocks of 32) only the 32-element ones. Both sides of a
+/// comparison dequantize the same blocks ([`crate::quant`], proven against the `gguf` package),
+/// so the tolerances are the float weights'.
+fn quantized_ops() -> Vec<Op> {
+    let mut ops = Vec::new();
+    for dtype in DType::QUANTIZED {
+        let wide = if dtype.block_elems() == 32 { 288 } else { 512 };
+        ops.push(Op::Embedding {
+            vocab: 67,
+            hidden: 256,
+            tokens: 5,
+            dtype,
+        });
+        for (m, n, k, x_row) in [
+            (1, 17, 256, 0),
+            (1, 64, wide, 0),
+            (5, 33, 256, 2),
+            (17, 70, wide, 0),
+            (65, 40, 256, 0),
+        ] {
+            ops.push(Op::Matmul {
+                p: MatmulParams { m, n, k, x_row },
+                dtype,
+            });
+        }
+        ops.push(Op::MatmulMulti {
+            m: 1,
+            ns: [64, 16, 16],
+            k: 256,
+            dtype,
+        });
+        ops.push(Op::GateUpSwiglu {
+            p: MatmulParams::new(3, 24, 256),
+            dtype,
+        });
+    }
+    // A chat-length prompt through a K-quant weight.
+    ops.push(Op::Matmul {
+        p: MatmulParams::new(600, 24, 256),
+        dtype: DType::Q4K,
+    });
+    ops
+}
+
 /// The parity table: small sizes that are not multiples of any tile (1, 17, 33, ...), decode
 /// (one row) and prefill (many rows), GQA ratio 4, head_dim 128, KV lengths below, at and above a
 /// small window, every weight dtype. Sizes stay small enough for a software Vulkan driver.
@@ -504,6 +561,7 @@ pub fn parity_cases() -> Vec<Case> {
     ops.push(attn(9, 30, 4, 4, 16, 24));
     ops.push(attn(20, 300, 8, 2, 128, 256));
     ops.extend(long_sequence_ops());
+    ops.extend(quantized_ops());
     ops.push(Op::Swiglu { len: 1 });
     ops.push(Op::Swiglu { len: 14337 });
     ops.push(Op::Add { len: 4097 });

@@ -1,12 +1,34 @@
 //! GGML's block-quantized formats, defined once: the exact dequantization every backend is proven
 //! against, and the reference quantizers `mistral quantize` uses.
 //!
-//! One format, one file. Each has
+//! One format, one file, each opening with its block layout (byte offsets) and dequant formula.
+//! Each has
 //! - `dequantize_block(block: &[u8], out: &mut [f32])`: one block of `block_bytes()` bytes into
 //!   `block_elems()` f32s, bit for bit what llama.cpp's `dequantize_row_*` (and the `gguf` Python
 //!   package) computes;
-//! - `quantize_block(x: &[f32], out: &mut [u8])`: llama.cpp's reference quantizer for the format.
+//! - `quantize_block(x: &[f32], out: &mut [u8])`: llama.cpp's reference quantizer for the format
+//!   (`quantize_row_*_ref`, no importance matrix), byte for byte.
+//!
+//! Shared pieces: `search` (ggml's `nearest_int`, `make_qx_quants`, `make_qkx2_quants`) and
+//! `k_scales` (Q4_K/Q5_K's 6-bit scale packing, `get_scale_min_k4`, and their common quantizer).
+//!
+//! Two numeric facts the backends can lean on:
+//! - Dequantization is exactly rounded. In every format each product before the last is exact in
+//!   f32 (an f16 scale has 11 significant bits, a sub-block scale at most 8, a level at most 8, and
+//!   `d·sc·q` needs at most 25 of which only the final product rounds), so `w` is the correctly
+//!   rounded value of its formula whatever the association, and a fused multiply-add gives the
+//!   same bits. The files keep ggml's order anyway.
+//! - Quantization is not: the scale searches accumulate sums in f32, so their bytes depend on the
+//!   operation order and on contraction into FMA. These files follow ggml's order without FMA,
+//!   as stock llama.cpp builds compile `ggml-quants.c` (in `ggml-base`, without `-march=native`).
+//!   Compiled with FMA contraction (`gcc -O3 -march=native` on x86-64), ggml's own Q4_K, Q5_K and
+//!   Q6_K reference quantizers change about 7%, 31% and 0.4% of blocks of Gaussian data by a
+//!   rounding step; the legacy formats do not change.
+//!
+//! C's float-to-integer conversions are reproduced as x86-64 performs them, including the cases C
+//! leaves undefined (inf/NaN from blocks whose scale underflows): see `search::trunc_i32`.
 
+mod k_scales;
 pub mod q4_0;
 pub mod q4_1;
 pub mod q4_k;
@@ -14,6 +36,7 @@ pub mod q5_0;
 pub mod q5_k;
 pub mod q6_k;
 pub mod q8_0;
+mod search;
 
 use crate::DType;
 
