@@ -86,12 +86,12 @@ pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
 }
 
-/// Every golden case directory (each holds an HF model and `golden.safetensors`).
+/// Every golden case directory holding an HF model (`config.json`) and `golden.safetensors`.
 pub fn golden_cases() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists: run tools/golden/make_golden.py")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("golden.safetensors").is_file())
+        .filter(|p| p.join("golden.safetensors").is_file() && p.join("config.json").is_file())
         .collect();
     v.sort();
     v
@@ -167,13 +167,26 @@ pub fn read_golden(dir: &Path) -> Golden {
     }
 }
 
-/// Loads a model directory onto backend `b` with blocks of `max_batch` tokens.
+/// The GGUF golden cases (`tests/golden/gguf/<case>/model.gguf` + `golden.safetensors`), made by
+/// `tools/golden/make_gguf_golden.py`.
+pub fn gguf_golden_cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(golden_dir().join("gguf"))
+        .expect("tests/golden/gguf exists: run tools/golden/make_gguf_golden.py")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("golden.safetensors").is_file() && p.join("model.gguf").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Loads a model (a directory or a `.gguf` file) onto backend `b` with blocks of `max_batch`
+/// tokens.
 pub fn load_model<B: mistral_core::Backend>(
     b: B,
     dir: &Path,
     max_batch: usize,
 ) -> mistral_model::Model<B> {
-    let (cfg, host) = mistral_model::HostWeights::load_dir(dir).expect("load model");
+    let (cfg, host) = mistral_model::HostWeights::load(dir).expect("load model");
     let opts = mistral_model::ModelOptions {
         max_batch,
         context_limit: 8192,

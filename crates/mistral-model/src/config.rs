@@ -1,6 +1,9 @@
 //! `config.json` in Hugging Face's field names. Numbers for Mistral-7B-Instruct-v0.1 come from its
 //! published config (a copy is in `tests/data/mistral-7b-config.json`): hidden 4096,
 //! 32 layers, 32 query / 8 KV heads, FFN 14336, RMSNorm eps 1e-5, RoPE θ 10000, window 4096.
+//!
+//! A Llama model (`model_type: llama`) is a Mistral model without a sliding window: the same
+//! decoder, so it loads into the same config with Llama's defaults (see [`MistralConfig::from_json`]).
 
 use std::path::Path;
 
@@ -84,24 +87,52 @@ impl MistralConfig {
     }
 
     /// Parses and validates config JSON text; the error is a one-line message.
+    ///
+    /// `model_type: llama` takes transformers' `LlamaConfig` defaults where a field is absent
+    /// (checked against transformers 5.24): no sliding window, `num_key_value_heads` =
+    /// `num_attention_heads`, `max_position_embeddings` 2048. Biases (`attention_bias`,
+    /// `mlp_bias`) are refused: the executor has none.
     pub fn from_json(text: &str) -> std::result::Result<Self, String> {
-        let cfg: MistralConfig =
+        let raw: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
+        let mut cfg: MistralConfig =
+            serde_json::from_value(raw.clone()).map_err(|e| format!("invalid config: {e}"))?;
+        if cfg.model_type == "llama" {
+            let absent = |k: &str| raw.get(k).is_none();
+            if absent("sliding_window") {
+                cfg.sliding_window = None;
+            }
+            if absent("num_key_value_heads") {
+                cfg.num_key_value_heads = None;
+            }
+            if absent("max_position_embeddings") {
+                cfg.max_position_embeddings = 2048;
+            }
+            for bias in ["attention_bias", "mlp_bias"] {
+                if raw.get(bias).and_then(|v| v.as_bool()) == Some(true) {
+                    return Err(format!("{bias}: true is not supported (no bias terms)"));
+                }
+            }
+        }
         cfg.validate()?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
-        if self.model_type != "mistral" {
-            return Err(format!(
-                "unsupported model_type {:?} (expected \"mistral\")",
-                self.model_type
-            ));
-        }
-        if let Some(archs) = &self.architectures {
-            if !archs.iter().any(|a| a == "MistralForCausalLM") {
+    /// Checks the fields; also used for configs built from GGUF metadata.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let arch = match self.model_type.as_str() {
+            "mistral" => "MistralForCausalLM",
+            "llama" => "LlamaForCausalLM",
+            other => {
                 return Err(format!(
-                    "unsupported architectures {archs:?} (expected MistralForCausalLM)"
+                    "unsupported model_type {other:?} (expected \"mistral\" or \"llama\")"
+                ))
+            }
+        };
+        if let Some(archs) = &self.architectures {
+            if !archs.iter().any(|a| a == arch) {
+                return Err(format!(
+                    "unsupported architectures {archs:?} (expected {arch})"
                 ));
             }
         }
@@ -245,8 +276,12 @@ mod tests {
     fn rejects_bad_configs_with_one_line() {
         let cases = [
             (
-                real().replace("\"mistral\"", "\"llama\""),
+                real().replace("\"mistral\"", "\"gpt2\""),
                 "unsupported model_type",
+            ),
+            (
+                real().replace("\"mistral\"", "\"llama\""),
+                "expected LlamaForCausalLM",
             ),
             (
                 real().replace("\"hidden_size\": 4096,", ""),
@@ -294,6 +329,28 @@ mod tests {
             );
         let c = MistralConfig::from_json(&text).unwrap();
         assert_eq!((c.window(), c.n_kv_heads()), (None, 32));
+    }
+
+    #[test]
+    fn a_llama_config_is_a_mistral_config_without_a_window() {
+        // SmolLM2-135M-Instruct's config.json, fields as published (abridged to what we read).
+        let text = r#"{"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+            "vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536,
+            "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3,
+            "rms_norm_eps": 1e-5, "rope_theta": 100000, "tie_word_embeddings": true,
+            "max_position_embeddings": 8192, "attention_bias": false, "mlp_bias": false}"#;
+        let c = MistralConfig::from_json(text).unwrap();
+        assert_eq!((c.window(), c.head_dim(), c.kv_dim()), (None, 64, 192));
+        assert!(c.tie_word_embeddings);
+        let bare = text.replace("\"num_key_value_heads\": 3,", "");
+        let bare = bare.replace("\"max_position_embeddings\": 8192,", "");
+        let c = MistralConfig::from_json(&bare).unwrap();
+        // LlamaConfig defaults, unlike MistralConfig's 8 heads and 131072 positions.
+        assert_eq!((c.n_kv_heads(), c.max_position_embeddings), (9, 2048));
+        let biased = text.replace("\"mlp_bias\": false", "\"mlp_bias\": true");
+        assert!(MistralConfig::from_json(&biased)
+            .unwrap_err()
+            .contains("mlp_bias"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - [`config`]: `config.json` (Hugging Face field names) and its validation.
 //! - [`safetensors`]: memory-mapped, validated safetensors files (single or sharded with an index).
 //! - [`weights`]: the tensors a Mistral checkpoint must contain, with their shapes, and their upload.
+//! - [`gguf`]: the config and weights of a llama.cpp GGUF file (Llama and Mistral models).
 //! - [`model`]: the executor: `forward(tokens, start_pos)` for prefill and decode, with a rolling KV cache.
 //! - [`capture`]: named intermediates (`layer.3.attn_out`) for locating divergences between backends.
 //! - [`generate`]: the decode loop with a sampling hook.
@@ -11,8 +12,10 @@
 pub mod capture;
 pub mod config;
 pub mod generate;
+pub mod gguf;
 mod kv_cache;
 pub mod model;
+pub mod quantize;
 pub mod random;
 pub mod safetensors;
 pub mod weights;
