@@ -41,7 +41,7 @@ fn build_model<B: RandomWeights>(
         let mut c = cfg.clone();
         c.num_hidden_layers = layers;
         let made = match &o.model_dir {
-            Some(dir) => HostWeights::load_dir(dir).and_then(|(_, host)| {
+            Some(dir) => HostWeights::load(dir).and_then(|(_, host)| {
                 let mut host = host;
                 host.layers.truncate(layers);
                 Model::new(make()?, c.clone(), &host, opts, &mut |_, _| {})

@@ -28,7 +28,7 @@ struct Args {
     /// Only figures whose `group/name` contains this.
     #[arg(long)]
     filter: Option<String>,
-    /// Real weights (a Hugging Face directory) instead of random ones.
+    /// Real weights (a Hugging Face directory or a GGUF file) instead of random ones.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Write every figure as JSON here.
@@ -37,7 +37,8 @@ struct Args {
     /// Print the change against an earlier `--json` file.
     #[arg(long)]
     compare: Option<PathBuf>,
-    /// Weight dtype for random weights (with --model, the model's own).
+    /// Weight dtype for random weights (with --model, the model's own): f32, f16, bf16 or a
+    /// block format (q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k; CPU only for now).
     #[arg(long, default_value = "bf16")]
     dtype: String,
     /// Run the CPU backend on the true 7B shape instead of the reduced one (slow: minutes).
@@ -132,7 +133,10 @@ fn bench<B: RandomWeights>(
 fn main() -> ExitCode {
     let a = Args::parse();
     let Some(dtype) = DType::parse(&a.dtype) else {
-        eprintln!("error: --dtype {:?}: expected f32, f16 or bf16", a.dtype);
+        eprintln!(
+            "error: --dtype {:?}: expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q4_k, q5_k or q6_k",
+            a.dtype
+        );
         return ExitCode::FAILURE;
     };
     let previous = match &a.compare {
@@ -150,7 +154,7 @@ fn main() -> ExitCode {
     };
     // Real weights decide the dtype every figure is computed for.
     let dtype = match &a.model {
-        Some(dir) => match mistral_model::HostWeights::load_dir(dir) {
+        Some(dir) => match mistral_model::HostWeights::load(dir) {
             Ok((_, host)) => host.dtype(),
             Err(e) => {
                 eprintln!("error: --model: {e}");
