@@ -179,6 +179,75 @@ fn special_id(pieces: &[Piece], id: i32, what: &str, want: SpType) -> Result<u32
 /// Errors are one-line descriptions of what is wrong with the file.
 pub(crate) fn load(buf: &[u8]) -> Result<(SpBpe, Vocab), String> {
     let (pieces, s) = parse_model(buf).map_err(|e| format!("not a SentencePiece model: {e}"))?;
+    build(pieces, s)
+}
+
+/// What GGUF metadata says about a SentencePiece BPE (`tokenizer.ggml.model == "llama"`).
+pub(crate) struct GgufSpec<'a> {
+    pub tokens: &'a [String],
+    pub scores: &'a [f32],
+    /// llama.cpp's token types, SentencePiece's numbering (1 normal … 6 byte).
+    pub token_types: &'a [i64],
+    pub bos: u32,
+    pub eos: u32,
+    /// `None`: the piece of type 2 (unknown), else 0.
+    pub unk: Option<u32>,
+    pub add_space_prefix: bool,
+}
+
+/// The encoder and vocabulary of a SentencePiece BPE given as GGUF metadata, with the settings
+/// llama.cpp's SPM tokenizer uses: byte fallback when the vocabulary has byte pieces, spaces kept
+/// as they are (no `remove_extra_whitespaces`), the dummy prefix per `add_space_prefix`.
+pub(crate) fn from_gguf(g: &GgufSpec) -> Result<(SpBpe, Vocab), String> {
+    let n = g.tokens.len();
+    if g.scores.len() != n || g.token_types.len() != n {
+        return Err(format!(
+            "{n} tokens but {} scores and {} token types",
+            g.scores.len(),
+            g.token_types.len()
+        ));
+    }
+    let pieces = g
+        .tokens
+        .iter()
+        .zip(g.scores)
+        .zip(g.token_types)
+        .enumerate()
+        .map(|(i, ((text, &score), &t))| {
+            let kind = u64::try_from(t)
+                .map_err(|_| format!("token {i} has type {t}"))
+                .and_then(|t| SpType::from_proto(t).map_err(|e| format!("token {i}: {e}")))?;
+            Ok(Piece {
+                text: text.clone(),
+                score,
+                kind,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let unk = match g.unk {
+        Some(id) => id as i32,
+        None => pieces
+            .iter()
+            .position(|p| p.kind == SpType::Unknown)
+            .unwrap_or(0) as i32,
+    };
+    let specs = Specs {
+        model_type: 2,
+        byte_fallback: pieces.iter().any(|p| p.kind == SpType::Byte),
+        treat_whitespace_as_suffix: false,
+        unk_id: unk,
+        bos_id: g.bos as i32,
+        eos_id: g.eos as i32,
+        normalizer_name: String::new(),
+        charsmap_len: 0,
+        add_dummy_prefix: g.add_space_prefix,
+        remove_extra_whitespaces: false,
+        escape_whitespaces: true,
+    };
+    build(pieces, specs)
+}
+
+fn build(pieces: Vec<Piece>, s: Specs) -> Result<(SpBpe, Vocab), String> {
     if pieces.is_empty() {
         return Err("not a SentencePiece model: it has no pieces".into());
     }
@@ -307,7 +376,7 @@ impl PartialOrd for Pair {
 
 impl SpBpe {
     /// SentencePiece's normalization of the identity normalizer (see the module doc).
-    fn normalize(&self, text: &str) -> String {
+    fn normalize(&self, text: &str, dummy_prefix: bool) -> String {
         let mut t = if self.remove_extra_whitespaces {
             text.split(' ')
                 .filter(|w| !w.is_empty())
@@ -319,7 +388,7 @@ impl SpBpe {
         if t.is_empty() {
             return t;
         }
-        if self.add_dummy_prefix {
+        if self.add_dummy_prefix && dummy_prefix {
             t.insert(0, ' ');
         }
         if self.escape_whitespaces {
@@ -338,7 +407,13 @@ impl SpBpe {
 
     /// Token ids of `text` (no BOS/EOS).
     pub(crate) fn encode(&self, text: &str) -> Vec<u32> {
-        let norm = self.normalize(text);
+        self.encode_with_prefix(text, true)
+    }
+
+    /// [`SpBpe::encode`], where `dummy_prefix == false` suppresses the model's dummy prefix (for
+    /// text that follows a special token, as `tokenizers`' Metaspace `prepend_scheme: first`).
+    pub(crate) fn encode_with_prefix(&self, text: &str, dummy_prefix: bool) -> Vec<u32> {
+        let norm = self.normalize(text, dummy_prefix);
         let mut symbols: Vec<Symbol> = Vec::new();
         let mut pos = 0;
         while pos < norm.len() {

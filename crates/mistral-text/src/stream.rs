@@ -2,16 +2,15 @@
 
 use mistral_core::Result;
 
-use crate::vocab::push_lossy;
 use crate::Tokenizer;
 
 /// Incremental decoding of one reply.
 ///
 /// Each [`StreamDecoder::push`] returns the text that is complete so far: bytes of a character
-/// spread over byte-fallback pieces (`<0xE6><0x9D><0xB1>` for `東`) are held back until the
-/// character is complete; a byte that can never start a valid character becomes U+FFFD at once.
-/// The reply's first piece loses its leading space (the `▁` every SentencePiece text starts with);
-/// later `▁` are spaces. The concatenation of every `push` result and [`StreamDecoder::finish`]
+/// spread over byte-fallback pieces (`<0xE6><0x9D><0xB1>` for `東`) or over byte-level BPE pieces
+/// are held back until the character is complete; a byte that can never start a valid character
+/// becomes U+FFFD at once. With a SentencePiece vocabulary the reply's first piece loses its
+/// leading space (the `▁` every SentencePiece text starts with); later `▁` are spaces. The concatenation of every `push` result and [`StreamDecoder::finish`]
 /// equals [`Tokenizer::decode`] of all the ids.
 #[derive(Debug)]
 pub struct StreamDecoder<'a> {
@@ -39,16 +38,16 @@ impl<'a> StreamDecoder<'a> {
             .vocab()
             .push_bytes(id, &mut self.first, &mut self.pending);
         let mut out = String::new();
-        let used = push_lossy(&self.pending, false, &mut out);
+        let used = self.tok.vocab().push_lossy(&self.pending, false, &mut out);
         self.pending.drain(..used);
         Ok(out)
     }
 
-    /// Ends the reply: returns what is still held back (an incomplete character becomes one
-    /// U+FFFD per byte) and resets the decoder for a new reply.
+    /// Ends the reply: returns what is still held back (an incomplete character becomes
+    /// U+FFFD, as in [`Tokenizer::decode`]) and resets the decoder for a new reply.
     pub fn finish(&mut self) -> String {
         let mut out = String::new();
-        push_lossy(&self.pending, true, &mut out);
+        self.tok.vocab().push_lossy(&self.pending, true, &mut out);
         self.pending.clear();
         self.first = true;
         out

@@ -1,29 +1,52 @@
-//! [`Tokenizer`]: text ↔ token ids, loaded from `tokenizer.json` or `tokenizer.model`.
+//! [`Tokenizer`]: text ↔ token ids, loaded from `tokenizer.json`, `tokenizer.model` or GGUF
+//! metadata ([`crate::GgufVocab`]).
 //!
-//! Both files describe the same SentencePiece BPE (32,000 pieces, byte fallback, `▁` dummy
-//! prefix). `tokenizer.json` is encoded by the `tokenizers` crate; `tokenizer.model` by this
+//! Mistral's two files describe the same SentencePiece BPE (32,000 pieces, byte fallback, `▁`
+//! dummy prefix). `tokenizer.json` is encoded by the `tokenizers` crate; `tokenizer.model` by this
 //! crate's own SentencePiece port ([`crate::sentencepiece`]). Decoding is shared (see
 //! [`crate::vocab`]), so the two loaders give identical results; the tests check that they also
 //! match the real SentencePiece library.
 //!
-//! Text is always plain text: `<s>`, `</s>` or `[INST]` written inside it are tokenized as the
-//! characters they are, never as control tokens.
+//! From GGUF metadata: `tokenizer.ggml.model == "llama"` (SentencePiece, what Mistral GGUFs carry)
+//! goes through the same SentencePiece port, built from the tokens, scores and types;
+//! `"gpt2"` (byte-level BPE) is assembled for the `tokenizers` crate ([`crate::byte_level`]).
+//!
+//! [`Tokenizer::encode`] treats text as plain text: `<s>`, `</s>` or `<|im_end|>` written inside it
+//! are tokenized as the characters they are, never as control tokens.
+//! [`Tokenizer::encode_special`] recognises them, as transformers' `tokenizer(text)` does.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use mistral_core::{Error, Result};
 
 use crate::sentencepiece::{self, SpBpe};
 use crate::stream::StreamDecoder;
-use crate::vocab::{parse_byte_piece, push_lossy, PieceKind, Vocab};
+use crate::vocab::{parse_byte_piece, Decoding, PieceKind, Vocab};
+use crate::GgufVocab;
 
 /// `tokenizer.model` of Mistral-7B-Instruct-v0.1, compiled in (see `data/NOTICE`).
 const EMBEDDED_MODEL: &[u8] = include_bytes!("../data/tokenizer.model");
 
 enum Encoder {
-    Hf(Box<tokenizers::Tokenizer>),
+    /// `plain` never matches special tokens in the text; `special` (made on first use) does.
+    Hf {
+        plain: Box<tokenizers::Tokenizer>,
+        special: OnceLock<Box<tokenizers::Tokenizer>>,
+    },
     Sp(Box<SpBpe>),
+}
+
+impl Encoder {
+    fn hf(mut tk: tokenizers::Tokenizer) -> Self {
+        // Special tokens written in the text are plain text.
+        tk.set_encode_special_tokens(true);
+        Encoder::Hf {
+            plain: Box::new(tk),
+            special: OnceLock::new(),
+        }
+    }
 }
 
 /// A loaded tokenizer. Cheap to share by reference across threads (`Send + Sync`).
@@ -35,9 +58,10 @@ pub struct Tokenizer {
 
 impl fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.encoder {
-            Encoder::Hf(_) => "tokenizer.json",
-            Encoder::Sp(_) => "sentencepiece",
+        let kind = match (&self.encoder, self.vocab.decoding()) {
+            (Encoder::Hf { .. }, Decoding::ByteLevel) => "byte-level bpe",
+            (Encoder::Hf { .. }, Decoding::SentencePiece) => "tokenizer.json",
+            (Encoder::Sp(_), _) => "sentencepiece",
         };
         f.debug_struct("Tokenizer")
             .field("source", &self.source)
@@ -90,10 +114,8 @@ impl Tokenizer {
     /// Like [`Tokenizer::from_tokenizer_json`] for bytes already in memory; `origin` names them in errors.
     pub fn from_tokenizer_json_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
         let bad = |msg: String| Error::model(origin, msg);
-        let mut tk = tokenizers::Tokenizer::from_bytes(bytes)
+        let tk = tokenizers::Tokenizer::from_bytes(bytes)
             .map_err(|e| bad(format!("not a valid tokenizer.json: {}", one_line(e))))?;
-        // Special tokens written in the text are plain text.
-        tk.set_encode_special_tokens(true);
 
         let map = tk.get_vocab(true);
         let mut pieces = vec![None; map.len()];
@@ -128,7 +150,7 @@ impl Tokenizer {
         };
         let (bos, eos) = (id("<s>")?, id("</s>")?);
         Ok(Tokenizer {
-            encoder: Encoder::Hf(Box::new(tk)),
+            encoder: Encoder::hf(tk),
             vocab: Vocab::new(entries, bos, eos),
             source: origin.to_path_buf(),
         })
@@ -155,7 +177,106 @@ impl Tokenizer {
         Self::from_sentencepiece_bytes(EMBEDDED_MODEL, Path::new("<embedded tokenizer.model>"))
     }
 
-    /// Token ids of `text`, with BOS first when `add_bos`. Never adds EOS.
+    /// The tokenizer a GGUF file's metadata describes (see [`GgufVocab`]).
+    pub fn from_gguf(path: &Path) -> Result<Self> {
+        let file = mistral_gguf::GgufFile::open(path)?;
+        Self::from_gguf_vocab(&GgufVocab::from_gguf(&file)?, path)
+    }
+
+    /// The tokenizer of GGUF tokenizer metadata; `origin` names the file in errors.
+    /// `tokenizer.ggml.model` must be `llama` (SentencePiece) or `gpt2` (byte-level BPE).
+    pub fn from_gguf_vocab(v: &GgufVocab, origin: &Path) -> Result<Self> {
+        let bad = |msg: String| Error::model(origin, msg);
+        if v.tokens.is_empty() || v.tokens.len() > u32::MAX as usize {
+            return Err(bad(format!(
+                "tokenizer.ggml.tokens has {} tokens",
+                v.tokens.len()
+            )));
+        }
+        let n = v.tokens.len() as u32;
+        let check = |what: &str, id: Option<u32>| match id {
+            Some(id) if id >= n => Err(bad(format!(
+                "tokenizer.ggml.{what} {id} is out of range for {n} tokens"
+            ))),
+            _ => Ok(id),
+        };
+        let eos = check("eos_token_id", v.eos_id)?;
+        let bos = check("bos_token_id", v.bos_id)?;
+        check("unknown_token_id", v.unk_id)?;
+        match v.model.as_str() {
+            "llama" => {
+                let (Some(scores), Some(types)) = (&v.scores, &v.token_types) else {
+                    return Err(bad(
+                        "a SentencePiece (llama) vocabulary needs tokenizer.ggml.scores and tokenizer.ggml.token_type".into(),
+                    ));
+                };
+                let spec = sentencepiece::GgufSpec {
+                    tokens: &v.tokens,
+                    scores,
+                    token_types: types,
+                    bos: bos.unwrap_or(1),
+                    eos: eos.unwrap_or(2),
+                    unk: v.unk_id,
+                    add_space_prefix: v.add_space_prefix.unwrap_or(true),
+                };
+                let (bpe, vocab) = sentencepiece::from_gguf(&spec).map_err(bad)?;
+                Ok(Tokenizer {
+                    encoder: Encoder::Sp(Box::new(bpe)),
+                    vocab,
+                    source: origin.to_path_buf(),
+                })
+            }
+            "gpt2" => {
+                let pre = v.pre.as_deref().unwrap_or("default");
+                let pre_tok = crate::byte_level::pre_tokenizer(pre).ok_or_else(|| {
+                    bad(format!(
+                        "unsupported tokenizer.ggml.pre {pre:?} (known: {})",
+                        crate::byte_level::KNOWN_PRE.join(", ")
+                    ))
+                })?;
+                let Some(merges) = &v.merges else {
+                    return Err(bad(
+                        "a byte-level BPE (gpt2) vocabulary needs tokenizer.ggml.merges".into(),
+                    ));
+                };
+                let types = v.token_types.as_deref().unwrap_or(&[]);
+                let doc = crate::byte_level::tokenizer_json(&v.tokens, types, merges, pre_tok)
+                    .map_err(bad)?;
+                let tk = tokenizers::Tokenizer::from_bytes(doc.to_string().as_bytes())
+                    .map_err(|e| bad(format!("cannot build the BPE: {}", one_line(e))))?;
+                let entries = v
+                    .tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let kind = match types.get(i) {
+                            Some(3) => PieceKind::Control,
+                            Some(2) => PieceKind::Unknown,
+                            _ => PieceKind::Text,
+                        };
+                        (t.clone(), kind)
+                    })
+                    .collect();
+                let eos = eos.ok_or_else(|| bad("has no tokenizer.ggml.eos_token_id".into()))?;
+                Ok(Tokenizer {
+                    encoder: Encoder::hf(tk),
+                    vocab: Vocab::with_decoding(
+                        entries,
+                        bos.unwrap_or(eos),
+                        eos,
+                        Decoding::ByteLevel,
+                    ),
+                    source: origin.to_path_buf(),
+                })
+            }
+            other => Err(bad(format!(
+                "unsupported tokenizer.ggml.model {other:?} (supported: llama, gpt2)"
+            ))),
+        }
+    }
+
+    /// Token ids of `text`, with BOS first when `add_bos`. Never adds EOS. Special-token text
+    /// (`<s>`, `<|im_end|>`) is plain text here; see [`Tokenizer::encode_special`].
     pub fn encode(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
         let mut ids = Vec::with_capacity(text.len() / 3 + 2);
         if add_bos {
@@ -163,11 +284,47 @@ impl Tokenizer {
         }
         match &self.encoder {
             Encoder::Sp(bpe) => ids.extend(bpe.encode(text)),
-            Encoder::Hf(tk) => {
-                let enc = tk.encode_fast(text, false).map_err(|e| {
-                    Error::InvalidInput(format!("cannot tokenize the text: {}", one_line(e)))
-                })?;
-                ids.extend_from_slice(enc.get_ids());
+            Encoder::Hf { plain, .. } => hf_encode(plain, text, &mut ids)?,
+        }
+        Ok(ids)
+    }
+
+    /// Like [`Tokenizer::encode`], but the text of a control token (`<s>`, `<|im_end|>`,
+    /// `<unk>`) in `text` becomes that token, as transformers' `tokenizer(text)` and
+    /// `apply_chat_template(tokenize=True)` do. Pieces between special tokens are encoded on
+    /// their own; with a SentencePiece vocabulary only a piece at the very start of the text gets
+    /// the dummy prefix (`tokenizers`' Metaspace with `prepend_scheme: first`).
+    pub fn encode_special(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
+        let mut ids = Vec::with_capacity(text.len() / 3 + 2);
+        if add_bos {
+            ids.push(self.vocab.bos);
+        }
+        match &self.encoder {
+            Encoder::Hf { plain, special } => {
+                let tk = special.get_or_init(|| {
+                    let mut tk = plain.clone();
+                    tk.set_encode_special_tokens(false);
+                    tk
+                });
+                hf_encode(tk, text, &mut ids)?;
+            }
+            Encoder::Sp(bpe) => {
+                let specials = self.vocab.specials();
+                let mut pos = 0;
+                while pos < text.len() {
+                    let next = next_special(&text[pos..], &specials);
+                    let end = next.map_or(text.len(), |(at, _, _)| pos + at);
+                    if end > pos {
+                        ids.extend(bpe.encode_with_prefix(&text[pos..end], pos == 0));
+                    }
+                    match next {
+                        Some((_, len, id)) => {
+                            ids.push(id);
+                            pos = end + len;
+                        }
+                        None => pos = end,
+                    }
+                }
             }
         }
         Ok(ids)
@@ -186,7 +343,7 @@ impl Tokenizer {
             self.vocab.push_bytes(id, &mut first, &mut bytes);
         }
         let mut out = String::with_capacity(bytes.len());
-        push_lossy(&bytes, true, &mut out);
+        self.vocab.push_lossy(&bytes, true, &mut out);
         Ok(out)
     }
 
@@ -210,9 +367,25 @@ impl Tokenizer {
         self.vocab.eos
     }
 
-    /// The raw piece of `id` (`▁Hello`, `<0x0A>`, `<s>`), `None` if out of range.
+    /// The raw piece of `id` (`▁Hello`, `<0x0A>`, `<s>`, byte-level `Ġhello`), `None` if out of
+    /// range.
     pub fn piece(&self, id: u32) -> Option<&str> {
         self.vocab.piece(id)
+    }
+
+    /// The id of the piece spelled exactly `piece` (the lowest if several are), if any.
+    pub fn token_id(&self, piece: &str) -> Option<u32> {
+        (0..self.vocab.len() as u32).find(|&id| self.vocab.piece(id) == Some(piece))
+    }
+
+    /// Whether `id` is a control token (`<s>`, `</s>`, `<|im_end|>`): one that decodes to no text.
+    pub fn is_control(&self, id: u32) -> bool {
+        (id as usize) < self.vocab.len() && self.vocab.is_control(id)
+    }
+
+    /// Whether pieces are byte-level BPE (GPT-2's alphabet) rather than SentencePiece.
+    pub fn is_byte_level(&self) -> bool {
+        self.vocab.decoding() == Decoding::ByteLevel
     }
 
     /// The file this tokenizer was loaded from.
@@ -234,4 +407,22 @@ impl Tokenizer {
     pub(crate) fn vocab(&self) -> &Vocab {
         &self.vocab
     }
+}
+
+fn hf_encode(tk: &tokenizers::Tokenizer, text: &str, ids: &mut Vec<u32>) -> Result<()> {
+    let enc = tk
+        .encode_fast(text, false)
+        .map_err(|e| Error::InvalidInput(format!("cannot tokenize the text: {}", one_line(e))))?;
+    ids.extend_from_slice(enc.get_ids());
+    Ok(())
+}
+
+/// The first special token in `text`: `(byte offset, length, id)`; the longest one where several
+/// start at the same place.
+fn next_special(text: &str, specials: &[(String, u32)]) -> Option<(usize, usize, u32)> {
+    specials
+        .iter()
+        .filter(|(s, _)| !s.is_empty())
+        .filter_map(|(s, id)| text.find(s.as_str()).map(|at| (at, s.len(), *id)))
+        .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)))
 }

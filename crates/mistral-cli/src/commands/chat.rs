@@ -7,11 +7,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use mistral_core::{Backend, Result};
 use mistral_model::generate::generate;
 use mistral_model::Model;
-use mistral_text::chat::{self, Message};
+use mistral_text::chat::Message;
 use mistral_text::sampling::{Sampler, SamplerConfig};
-use mistral_text::Tokenizer;
+use mistral_text::TextModel;
 
-use super::text::{eos_ids, load_tokenizer, sampler_config, ReplyPrinter, TextSampler};
+use super::text::{load_text_model, sampler_config, stop_ids, ReplyPrinter, TextSampler};
 use super::OnModel;
 use crate::args::{ChatArgs, SamplingArgs};
 
@@ -22,7 +22,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
         ));
     }
     let sampler = sampler_config(&a.sampling)?;
-    let tok = load_tokenizer(&a.model.model, &a.tok)?;
+    let tok = load_text_model(&a.model.model, &a.tok)?;
     super::with_model(
         &a.model,
         Task {
@@ -35,7 +35,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
 }
 
 struct Task {
-    tok: Tokenizer,
+    tok: TextModel,
     system: Option<String>,
     sampling: SamplingArgs,
     sampler: SamplerConfig,
@@ -45,7 +45,7 @@ struct Task {
 /// the ids and how many turns to drop, or `None` if even the last message alone does not fit.
 /// `turns` is left untouched, so the caller commits the drop only when it works.
 fn fit_history(
-    tok: &Tokenizer,
+    tok: &TextModel,
     system: &[Message],
     turns: &[Message],
     fits: impl Fn(usize) -> bool,
@@ -53,7 +53,7 @@ fn fit_history(
     let mut drop = 0;
     loop {
         let all: Vec<Message> = system.iter().chain(&turns[drop..]).cloned().collect();
-        let ids = chat::encode_chat(tok, &all)?;
+        let ids = tok.encode_chat(&all, true)?;
         if fits(ids.len()) {
             return Ok(Some((ids, drop)));
         }
@@ -79,7 +79,7 @@ impl OnModel for Task {
         let mut turns: Vec<Message> = Vec::new();
         // Ids the KV cache holds, in order.
         let mut cached: Vec<u32> = Vec::new();
-        let eos = eos_ids(&model.cfg, Some(&tok));
+        let eos = stop_ids(&model.cfg, Some(&tok));
         let mut lines = std::io::stdin().lock().lines();
         loop {
             if interactive {
@@ -124,7 +124,7 @@ impl OnModel for Task {
             // Reuse the cache when the new prompt extends what it holds.
             let reuse = !cached.is_empty() && ids.len() > cached.len() && ids.starts_with(&cached);
             let start = if reuse { cached.len() } else { 0 };
-            let mut printer = ReplyPrinter::new(&tok, &sampling.stop, true);
+            let mut printer = ReplyPrinter::new(tok.tokenizer(), &sampling.stop, true);
             let out = generate(
                 &mut model,
                 &ids,

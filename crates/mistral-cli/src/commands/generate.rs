@@ -3,11 +3,13 @@ use std::time::Instant;
 use mistral_core::{Backend, Error, Result};
 use mistral_model::generate::{generate, Flow};
 use mistral_model::Model;
-use mistral_text::chat::{self, Message};
+use mistral_text::chat::Message;
 use mistral_text::sampling::Sampler;
-use mistral_text::Tokenizer;
+use mistral_text::TextModel;
 
-use super::text::{eos_ids, load_tokenizer, read_utf8, sampler_config, ReplyPrinter, TextSampler};
+use super::text::{
+    load_text_model, read_utf8, sampler_config, stop_ids, ReplyPrinter, TextSampler,
+};
 use super::OnModel;
 use crate::args::{GenerateArgs, SamplingArgs};
 
@@ -17,7 +19,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let (prompt, tok) = match &a.tokens {
         Some(ids) => (
             super::parse_tokens(ids)?,
-            load_tokenizer(&a.model.model, &a.tok).ok(),
+            load_text_model(&a.model.model, &a.tok).ok(),
         ),
         None => {
             let text = match (&a.prompt, &a.prompt_file) {
@@ -29,18 +31,18 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                     ))
                 }
             };
-            let tok = load_tokenizer(&a.model.model, &a.tok)?;
+            let tok = load_text_model(&a.model.model, &a.tok)?;
             let ids = if a.raw {
                 if a.system.is_some() {
                     return Err(Error::InvalidInput(
                         "--system needs the chat template: drop --raw".into(),
                     ));
                 }
-                tok.encode(&text, true)?
+                tok.encode_text(&text)?
             } else {
                 let mut messages: Vec<Message> = a.system.iter().map(Message::system).collect();
                 messages.push(Message::user(text));
-                chat::encode_chat(&tok, &messages)?
+                tok.encode_chat(&messages, true)?
             };
             (ids, Some(tok))
         }
@@ -60,7 +62,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
 
 struct Task {
     prompt: Vec<u32>,
-    tok: Option<Tokenizer>,
+    tok: Option<TextModel>,
     sampling: SamplingArgs,
     sampler: Sampler,
     json: bool,
@@ -75,10 +77,10 @@ impl OnModel for Task {
             sampler,
             json,
         } = self;
-        let eos = eos_ids(&model.cfg, tok.as_ref());
+        let eos = stop_ids(&model.cfg, tok.as_ref());
         let mut printer = tok
             .as_ref()
-            .map(|t| ReplyPrinter::new(t, &sampling.stop, !json));
+            .map(|t| ReplyPrinter::new(t.tokenizer(), &sampling.stop, !json));
         let start = Instant::now();
         let mut first: Option<f64> = None;
         let mut sampler = TextSampler(sampler);

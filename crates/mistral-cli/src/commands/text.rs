@@ -1,5 +1,5 @@
-//! What the text commands share: loading the tokenizer, building the sampler from the options,
-//! and streaming a reply to stdout while watching for stop strings.
+//! What the text commands share: loading the tokenizer and chat format, building the sampler from
+//! the options, and streaming a reply to stdout while watching for stop strings.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,28 +7,43 @@ use std::path::Path;
 use mistral_core::{Error, Result};
 use mistral_model::generate::{Flow, Sampler};
 use mistral_text::sampling::{self, SamplerConfig, StopChecker};
-use mistral_text::{StreamDecoder, Tokenizer};
+use mistral_text::{StreamDecoder, TextModel, Tokenizer};
 
 use crate::args::{SamplingArgs, TokenizerArgs};
 
-/// The tokenizer named by `--tokenizer`, else the one in the model directory.
-pub fn load_tokenizer(model_dir: &Path, a: &TokenizerArgs) -> Result<Tokenizer> {
+/// Whether `path` names a GGUF file rather than a directory.
+fn is_gguf(path: &Path) -> bool {
+    path.is_file()
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// The tokenizer, chat format and stop ids named by `--tokenizer` (a directory, a .gguf file,
+/// tokenizer.model or tokenizer.json), else those of `--model` (a .gguf file or a directory).
+pub fn load_text_model(model: &Path, a: &TokenizerArgs) -> Result<TextModel> {
     match &a.tokenizer {
-        Some(p) if p.is_dir() => Tokenizer::from_dir(p),
-        Some(p) if p.extension().is_some_and(|e| e == "model") => Tokenizer::from_sentencepiece(p),
-        Some(p) => Tokenizer::from_tokenizer_json(p),
-        None => Tokenizer::from_dir(model_dir),
+        Some(p) if p.is_dir() => TextModel::from_dir(p),
+        Some(p) if is_gguf(p) => TextModel::from_gguf_path(p),
+        Some(p) if p.extension().is_some_and(|e| e == "model") => {
+            TextModel::new(Tokenizer::from_sentencepiece(p)?, None, true, false, &[])
+        }
+        Some(p) => TextModel::new(Tokenizer::from_tokenizer_json(p)?, None, true, false, &[]),
+        None if is_gguf(model) => TextModel::from_gguf_path(model),
+        None => TextModel::from_dir(model),
     }
 }
 
-/// Where generation stops: the config's end-of-sequence ids, else the tokenizer's.
-pub fn eos_ids(cfg: &mistral_model::MistralConfig, tok: Option<&Tokenizer>) -> Vec<u32> {
-    let ids = cfg.eos_ids();
-    if ids.is_empty() {
-        tok.map(Tokenizer::eos_id).into_iter().collect()
-    } else {
-        ids
+/// Where generation stops: the config's end-of-sequence ids and the text model's stop ids (EOS
+/// and end of turn, e.g. `<|im_end|>`).
+pub fn stop_ids(cfg: &mistral_model::MistralConfig, text: Option<&TextModel>) -> Vec<u32> {
+    let mut ids = cfg.eos_ids();
+    for &id in text.map(TextModel::stop_ids).unwrap_or_default() {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
     }
+    ids
 }
 
 /// Reads a prompt file, which must be UTF-8.

@@ -110,3 +110,87 @@ impl Rng {
         s
     }
 }
+
+/// The project's download cache: `$MISTRAL_CACHE_DIR`, else the workspace's `.cache/` (the same
+/// lookup as `tests/src/fixtures.rs`).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("MISTRAL_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache"))
+}
+
+/// The real SmolLM2-135M-Instruct GGUF that `cargo xtask fetch` downloads. Panics naming that
+/// command when it is absent.
+pub fn smollm2_gguf() -> PathBuf {
+    let path = cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "the real test model is not in the cache ({}): run `cargo xtask fetch`",
+        path.display()
+    );
+    path
+}
+
+/// Pieces of a SentencePiece `tokenizer.model`: `(piece, score, type)` in id order. A minimal
+/// protobuf walk (field 1 of `ModelProto`, fields 1–3 of each piece), independent of the crate's.
+pub fn sentencepiece_pieces(bytes: &[u8]) -> Vec<(String, f32, i64)> {
+    fn varint(b: &[u8], pos: &mut usize) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = b[*pos];
+            *pos += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    /// `(field, wire type, payload)` of each field of a message.
+    fn fields(b: &[u8]) -> Vec<(u64, u64, &[u8], u64)> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < b.len() {
+            let key = varint(b, &mut pos);
+            let (field, wire) = (key >> 3, key & 7);
+            match wire {
+                0 => {
+                    let v = varint(b, &mut pos);
+                    out.push((field, wire, &b[0..0], v));
+                }
+                1 => {
+                    out.push((field, wire, &b[pos..pos + 8], 0));
+                    pos += 8;
+                }
+                2 => {
+                    let len = varint(b, &mut pos) as usize;
+                    out.push((field, wire, &b[pos..pos + len], 0));
+                    pos += len;
+                }
+                5 => {
+                    out.push((field, wire, &b[pos..pos + 4], 0));
+                    pos += 4;
+                }
+                w => panic!("wire type {w}"),
+            }
+        }
+        out
+    }
+    fields(bytes)
+        .into_iter()
+        .filter(|f| f.0 == 1 && f.1 == 2)
+        .map(|(_, _, piece, _)| {
+            let (mut text, mut score, mut kind) = (String::new(), 0.0f32, 1i64);
+            for (f, _, payload, v) in fields(piece) {
+                match f {
+                    1 => text = String::from_utf8(payload.to_vec()).expect("utf-8 piece"),
+                    2 => score = f32::from_le_bytes(payload.try_into().expect("f32")),
+                    3 => kind = v as i64,
+                    _ => {}
+                }
+            }
+            (text, score, kind)
+        })
+        .collect()
+}
