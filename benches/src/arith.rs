@@ -23,7 +23,8 @@ pub fn parameters(c: &MistralConfig) -> u64 {
 pub fn decode_weight_bytes(c: &MistralConfig, dtype: DType) -> u64 {
     let embed = (c.vocab_size * c.hidden_size) as u64;
     let tied_head = if c.tie_word_embeddings { embed } else { 0 };
-    ((parameters(c) - embed + tied_head + c.hidden_size as u64) as f64 * dtype.bits_per_weight() / 8.0) as u64
+    ((parameters(c) - embed + tied_head + c.hidden_size as u64) as f64 * dtype.bits_per_weight()
+        / 8.0) as u64
 }
 
 /// KV-cache bytes a decode step reads at context `ctx` (f32 cache, window-limited), all layers.

@@ -104,6 +104,21 @@ pub(crate) fn random_host(
 ) -> HostTensor {
     const CHUNK: usize = 1 << 20;
     let n: usize = shape.iter().product();
+    if dtype.is_quantized() {
+        // Block formats: one chunk is quantized and its blocks repeated. Speed does not depend on
+        // the values, and the K-quant scale search over 7B weights would take minutes on 2 cores.
+        let first = Rng::new(seed).vec(CHUNK.min(n), lo, hi);
+        let block = dtype.encode(&first);
+        let total = dtype
+            .bytes_for(n)
+            .expect("benchmark shapes are whole blocks");
+        let bytes: Vec<u8> = block.iter().copied().cycle().take(total).collect();
+        return HostTensor {
+            dtype,
+            shape: shape.to_vec(),
+            bytes: mistral_core::HostBytes::from_vec(bytes),
+        };
+    }
     let bytes: Vec<u8> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .flat_map_iter(|c| {

@@ -73,7 +73,10 @@ fn an_unknown_architecture_is_named() {
 #[test]
 fn rope_scaling_and_experts_are_refused_by_name() {
     let err = load_err(|m, _| {
-        m.push(("llama.rope.scaling.type".into(), Value::String("yarn".into())))
+        m.push((
+            "llama.rope.scaling.type".into(),
+            Value::String("yarn".into()),
+        ))
     });
     assert!(err.contains("RoPE scaling \"yarn\""), "{err}");
     let err = load_err(|m, _| m.push(("llama.expert_count".into(), Value::U32(8))));
@@ -83,7 +86,10 @@ fn rope_scaling_and_experts_are_refused_by_name() {
 #[test]
 fn a_missing_or_mistyped_key_is_named() {
     let err = load_err(|m, _| m.retain(|(k, _)| k != "llama.block_count"));
-    assert!(err.contains("missing metadata key llama.block_count"), "{err}");
+    assert!(
+        err.contains("missing metadata key llama.block_count"),
+        "{err}"
+    );
     let err = load_err(|m, _| set(m, "llama.block_count", Value::String("2".into())));
     assert!(err.contains("llama.block_count"), "{err}");
 }

@@ -7,7 +7,7 @@ use mistral_core::DType;
 use mistral_cpu::CpuBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::{HostWeights, Logits};
-use mistral_tests::fixtures::{golden_dir, gguf_golden_cases, load_model, read_golden};
+use mistral_tests::fixtures::{gguf_golden_cases, golden_dir, load_model, read_golden};
 
 /// transformers dequantizes the same blocks (gguf-py, proven bit-equal to ours in
 /// mistral-core's quant tests) and computes in f32, so only summation order differs: logits are
@@ -49,7 +49,11 @@ fn every_format_matches_transformers_logits_and_greedy_ids() {
         .unwrap();
         assert_eq!(ids, g.greedy, "{}: greedy ids differ", g.name);
     }
-    assert_eq!(formats.len(), DType::ALL.len(), "formats covered: {formats:?}");
+    assert_eq!(
+        formats.len(),
+        DType::ALL.len(),
+        "formats covered: {formats:?}"
+    );
 }
 
 /// `f32/model.gguf` was converted from the safetensors model in `f32_hf/` with llama.cpp's q/k
@@ -67,7 +71,11 @@ fn unpermuted_gguf_equals_the_hf_model_it_was_converted_from() {
     );
     for (a, b) in hf.iter().zip(gg.iter()) {
         assert_eq!(a.shape, b.shape);
-        assert!(a.to_f32() == b.to_f32(), "a tensor of shape {:?} differs", a.shape);
+        assert!(
+            a.to_f32() == b.to_f32(),
+            "a tensor of shape {:?} differs",
+            a.shape
+        );
     }
     let wq = &gg.layers[0].wq;
     let permuted = mistral_model::gguf::unpermute_rows(
@@ -76,7 +84,10 @@ fn unpermuted_gguf_equals_the_hf_model_it_was_converted_from() {
         cfg_gg.head_dim(),
         cfg_gg.hidden_size * 4,
     );
-    assert!(permuted != wq.bytes.as_slice(), "the permutation is the identity here");
+    assert!(
+        permuted != wq.bytes.as_slice(),
+        "the permutation is the identity here"
+    );
     let tokens: Vec<u32> = (0..24).map(|i| (i * 37 + 5) % 256).collect();
     let a = load_model(CpuBackend::new(), &dir.join("f32_hf"), 256)
         .forward(&tokens, 0, Logits::All)

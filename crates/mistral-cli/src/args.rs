@@ -31,6 +31,8 @@ pub enum Command {
     Logits(LogitsArgs),
     /// Write a Hugging Face-format model directory with random weights (streams; the 7B shape fits).
     RandomModel(RandomModelArgs),
+    /// Quantize a model (Hugging Face directory or GGUF) into a GGUF file llama.cpp can load.
+    Quantize(QuantizeArgs),
     /// List the GPUs each backend can use (wgpu adapters with their limits and features).
     Devices,
     /// Run tokens on the CPU reference and on --backend with every intermediate captured; report
@@ -48,12 +50,37 @@ pub enum BackendKind {
     Wgpu,
 }
 
+/// A `--sliding-window` override: a window of `N` tokens, or `none` for full causal attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowOverride {
+    Tokens(usize),
+    None,
+}
+
+fn parse_window(s: &str) -> Result<WindowOverride, String> {
+    match s {
+        "none" => Ok(WindowOverride::None),
+        n => match n.parse::<usize>() {
+            Ok(0) | Err(_) => Err(format!(
+                "{n:?} is not a window: give a positive number of tokens or `none`"
+            )),
+            Ok(n) => Ok(WindowOverride::Tokens(n)),
+        },
+    }
+}
+
 /// Where the model comes from and what runs it.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Hugging Face model directory (config.json + model.safetensors or shards with an index).
+    /// A Hugging Face model directory (config.json + model.safetensors or shards with an index)
+    /// or a GGUF file (llama.cpp's format, any of its f32/f16/bf16/Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q5_K/Q6_K
+    /// tensors).
     #[arg(long)]
     pub model: PathBuf,
+    /// Override the model's sliding attention window: N tokens, or `none` for full causal
+    /// attention. Mistral-7B v0.1 uses 4096; its common GGUF files do not record it.
+    #[arg(long, value_parser = parse_window)]
+    pub sliding_window: Option<WindowOverride>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
@@ -73,6 +100,10 @@ pub struct ModelArgs {
     /// wgpu: use only the portable shader paths (no f16 extension, no subgroups).
     #[arg(long)]
     pub portable: bool,
+    /// Quantize the weights while loading: q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k, or a
+    /// llama.cpp mixture (q4_k_m, q5_k_m). Norms stay as they are.
+    #[arg(long)]
+    pub quant: Option<String>,
 }
 
 /// How tokens are chosen and when generation stops.
@@ -209,4 +240,22 @@ pub struct RandomModelArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct QuantizeArgs {
+    /// The source: a Hugging Face model directory or a GGUF file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Target format: q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k, or a llama.cpp mixture
+    /// (q4_k_m, q5_k_m).
+    #[arg(long)]
+    pub to: String,
+    /// Output GGUF file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Record a sliding window in the output (`llama.attention.sliding_window`): N tokens, or
+    /// `none` to record none. Default: the source's.
+    #[arg(long, value_parser = parse_window)]
+    pub sliding_window: Option<WindowOverride>,
 }

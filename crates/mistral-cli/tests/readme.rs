@@ -12,7 +12,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use mistral_tests::fixtures::{random_model_with_tokenizer, workspace_root, TINY_CONFIG};
+use mistral_tests::fixtures::{
+    random_model_with_tokenizer, smollm2_gguf, workspace_root, TINY_CONFIG,
+};
 use mistral_tests::readme::{select, ReadmeCommand};
 
 /// Generation is capped so a random model's output stays short.
@@ -31,6 +33,7 @@ fn every_mistral_command_of_the_readme_runs() {
     );
     let subcommands: Vec<&str> = shown.iter().map(|(_, a)| a[0].as_str()).collect();
     for needed in [
+        "quantize",
         "generate",
         "chat",
         "tokenize",
@@ -119,6 +122,18 @@ fn check_effect(line: &str, args: &[String], work: &Path, stdout: &str) {
             let ids = v.get("ids").unwrap_or(&v);
             assert_eq!(ids[0], 1, "{line}: {stdout}");
         }
+        "generate"
+            if flag_value(args, "--model").is_some_and(|m| m.ends_with(".gguf"))
+                && flag_value(args, "--prompt") == Some("What is the capital of France?") =>
+        {
+            // The real model: transformers' greedy answer (tests/golden/smollm2/meta.json).
+            assert_eq!(stdout.trim(), "The capital of France is Paris.", "{line}");
+        }
+        "quantize" => {
+            let out = Path::new(flag_value(args, "--out").unwrap());
+            let f = mistral_gguf::GgufFile::open(out).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert!(f.tensors().iter().any(|t| t.dtype.is_quantized()), "{line}");
+        }
         "generate" if args.iter().any(|a| a == "--json") => {
             let v: serde_json::Value = serde_json::from_str(stdout.trim())
                 .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {stdout}"));
@@ -160,6 +175,8 @@ fn substitute(shown: &[String], model: &Path, tiny_config: &Path, work: &Path) -
                 out.extend(["--max-new-tokens".into(), n.min(MAX_NEW_TOKENS).to_string()]);
             }
             "DIR" => out.push(path(model)),
+            // The real model of the quick start, from the cache `cargo xtask fetch` fills.
+            a if a.starts_with(".cache/models/") => out.push(path(&smollm2_gguf())),
             _ => out.push(a.clone()),
         }
     }

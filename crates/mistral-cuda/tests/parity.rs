@@ -15,7 +15,6 @@
 //! op needs a wider bound. Golden models: logits within 1e-3 of the CPU, greedy ids identical.
 
 use mistral_core::cases::{parity_cases, Op};
-use mistral_core::Backend;
 use mistral_core::ops::{MatmulParams, Projection};
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_core::{Backend, DType, HostTensor};
@@ -53,7 +52,9 @@ fn every_parity_case_matches_cpu() {
         if let Some(q) = case.weight_dtype().filter(|d| !gpu.supports(*d)) {
             // Block formats have no CUDA kernels yet: the refusal names the format and backend.
             match case.run(&gpu, &inputs) {
-                Err(e) if e.to_string().contains(&q.to_string()) && e.to_string().contains("cuda") => {
+                Err(e)
+                    if e.to_string().contains(&q.to_string()) && e.to_string().contains("cuda") =>
+                {
                     refused += 1
                 }
                 other => failures.push(format!("{case}: expected a refusal, got {other:?}")),

@@ -174,7 +174,10 @@ impl HostWeights {
             let row_bytes = t.dtype.bytes_for(k).ok_or_else(|| {
                 Error::model(
                     path,
-                    format!("tensor {name}: row length {k} is not whole {} blocks", t.dtype),
+                    format!(
+                        "tensor {name}: row length {k} is not whole {} blocks",
+                        t.dtype
+                    ),
                 )
             })?;
             let rows = unpermute_rows(t.bytes.as_slice(), heads, cfg.head_dim(), row_bytes);

@@ -2,13 +2,11 @@
 //! named intermediate captured, prints the error of each, and names the first layer and op where
 //! the backend leaves the tolerance. The tool for "the GPU logits are off: where?".
 
-use std::path::PathBuf;
-
 use mistral_core::testutil::Tolerance;
 use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
 use mistral_model::capture::Capture;
-use mistral_model::{HostWeights, Logits, Model, ModelOptions};
+use mistral_model::{HostWeights, Logits, MistralConfig, Model, ModelOptions};
 
 use super::OnModel;
 use crate::args::CompareArgs;
@@ -24,7 +22,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
     let task = Task {
         tokens,
         tol: Tolerance::abs(a.tolerance),
-        dir: a.model.model.clone(),
+        host: super::load_host(&a.model)?,
         max_batch: a.model.max_batch,
     };
     super::with_model(&a.model, task)
@@ -33,7 +31,8 @@ pub fn run(a: CompareArgs) -> Result<()> {
 struct Task {
     tokens: Vec<u32>,
     tol: Tolerance,
-    dir: PathBuf,
+    /// The same weights and config (window override, quantization) the backend got.
+    host: (MistralConfig, HostWeights),
     max_batch: usize,
 }
 
@@ -46,7 +45,7 @@ fn captured<B: Backend>(model: &mut Model<B>, tokens: &[u32]) -> Result<Capture>
 impl OnModel for Task {
     fn run<B: Backend>(self, mut model: Model<B>) -> Result<()> {
         let got = captured(&mut model, &self.tokens)?;
-        let (cfg, host) = HostWeights::load_dir(&self.dir)?;
+        let (cfg, host) = self.host;
         let opts = ModelOptions {
             max_batch: self.max_batch,
             context_limit: model.opts().context_limit,

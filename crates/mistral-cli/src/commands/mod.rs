@@ -4,6 +4,7 @@ mod chat;
 mod compare;
 mod generate;
 mod logits;
+mod quantize;
 mod random_model;
 mod text;
 mod tokenize;
@@ -11,14 +12,16 @@ mod tokenize;
 use mistral_core::{Backend, Error, Result};
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
-use mistral_model::{HostWeights, Model, ModelOptions};
+use mistral_model::quantize::Scheme;
+use mistral_model::{HostWeights, MistralConfig, Model, ModelOptions};
 use mistral_wgpu::{WgpuBackend, WgpuOptions};
 
-use crate::args::{BackendKind, Cli, Command, ModelArgs};
+use crate::args::{BackendKind, Cli, Command, ModelArgs, WindowOverride};
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::RandomModel(a) => random_model::run(a),
+        Command::Quantize(a) => quantize::run(a),
         Command::Logits(a) => logits::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
@@ -69,7 +72,26 @@ pub trait OnModel {
     fn run<B: Backend>(self, model: Model<B>) -> Result<()>;
 }
 
-/// Loads the model directory onto the chosen backend and runs `task` with it.
+/// Reads the model named by `--model` (a directory or a GGUF file), applies `--sliding-window`
+/// and quantizes it when `--quant` asks.
+pub fn load_host(a: &ModelArgs) -> Result<(MistralConfig, HostWeights)> {
+    let (mut cfg, host) = HostWeights::load(&a.model)?;
+    match a.sliding_window {
+        Some(WindowOverride::Tokens(n)) => cfg.sliding_window = Some(n),
+        Some(WindowOverride::None) => cfg.sliding_window = None,
+        None => {}
+    }
+    let host = match &a.quant {
+        Some(name) => {
+            let scheme = Scheme::parse(name)?;
+            mistral_model::quantize::quantize_weights(&host, &cfg, &scheme)?
+        }
+        None => host,
+    };
+    Ok((cfg, host))
+}
+
+/// Loads the model onto the chosen backend and runs `task` with it.
 pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
     if let Some(n) = a.threads {
         // Only the first call configures the global pool; later ones are harmless no-ops.
@@ -77,7 +99,7 @@ pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
             .num_threads(n)
             .build_global();
     }
-    let (cfg, host) = HostWeights::load_dir(&a.model)?;
+    let (cfg, host) = load_host(a)?;
     let opts = ModelOptions {
         max_batch: a.max_batch,
         context_limit: a.context_limit,
