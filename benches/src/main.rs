@@ -44,6 +44,9 @@ struct Args {
     /// Run the CPU backend on the true 7B shape instead of the reduced one (slow: minutes).
     #[arg(long)]
     cpu_full: bool,
+    /// Decode steps per end-to-end run (default: the plan's; fewer keeps a CPU 7B run short).
+    #[arg(long)]
+    decode_tokens: Option<usize>,
 }
 
 fn git_commit() -> String {
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
         model_dir: a.model.clone(),
         reduced: false,
         dtype,
+        decode_tokens: a.decode_tokens,
     };
     let want = |name: &str| a.backend == "all" || a.backend == name;
     if !["all", "cpu", "cuda", "wgpu"].contains(&a.backend.as_str()) {

@@ -37,6 +37,8 @@ pub struct Options {
     /// Use [`REDUCED`] instead of the 7B shape.
     pub reduced: bool,
     pub dtype: DType,
+    /// Decode steps timed per end-to-end run, instead of the plan's.
+    pub decode_tokens: Option<usize>,
 }
 
 /// Sizes of each benchmark family for one run.
@@ -150,12 +152,15 @@ pub fn run<B: RandomWeights>(
     emit: &mut dyn FnMut(Row),
 ) -> Result<Option<String>> {
     let cfg = match &o.model_dir {
-        Some(dir) => MistralConfig::from_file(&dir.join("config.json"))?,
+        Some(path) => mistral_model::HostWeights::load(path)?.0,
         None => MistralConfig::from_json(if o.reduced { REDUCED } else { MISTRAL_7B })
             .map_err(mistral_core::Error::InvalidInput)?,
     };
     let window = cfg.window().unwrap_or(4096);
-    let p = plan(o, window);
+    let mut p = plan(o, window);
+    if let Some(n) = o.decode_tokens {
+        p.decode_tokens = n;
+    }
     let wanted = |key: &str| o.filter.as_ref().is_none_or(|f| key.contains(f.as_str()));
     let mut emit = |row: Row| {
         if wanted(&row.key()) {

@@ -32,7 +32,7 @@ const USAGE: &str = "usage: cargo xtask <task> [--dry-run]
   bench [mistral-bench options, see `cargo xtask bench --help`]
   random-7b [--out DIR] [--dtype bf16|f16|f32]
   mutants [--planted] [--sample N] [--seed S] [--filter TEXT] [--budget MINUTES] [--list] [--report PATH]
-  mutants --rust mistral-cpu|mistral-model|mistral-text [--shard K/N]
+  mutants --rust mistral-cpu|mistral-model|mistral-text|mistral-gguf|mistral-core [--shard K/N]
                               mutation testing of kernels/ and shaders/ (see xtask/src/mutants.rs)";
 
 /// The workspace root.

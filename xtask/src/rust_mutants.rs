@@ -6,7 +6,9 @@
 //! | --- | --- |
 //! | `mistral-cpu` | its own, and `mistral-tests` (naive twins, transformers goldens, properties) |
 //! | `mistral-model` | its own, and `mistral-tests` (loader, executor, goldens, properties) |
-//! | `mistral-text` | its own (SentencePiece and mistral-common goldens, properties) |
+//! | `mistral-text` | its own (SentencePiece, mistral-common and transformers goldens, properties) |
+//! | `mistral-gguf` | its own (bad input, round trips, fuzz) and `mistral-tests` (GGUF goldens) |
+//! | `mistral-core` | its own (quantization fixtures from gguf-py and ggml) and `mistral-tests` |
 //!
 //! cargo-mutants is installed with `cargo install cargo-mutants --locked` when missing.
 
@@ -19,6 +21,8 @@ const CRATES: &[(&str, &[&str])] = &[
     ("mistral-cpu", &["mistral-cpu", "mistral-tests"]),
     ("mistral-model", &["mistral-model", "mistral-tests"]),
     ("mistral-text", &["mistral-text"]),
+    ("mistral-gguf", &["mistral-gguf", "mistral-tests"]),
+    ("mistral-core", &["mistral-core", "mistral-tests"]),
 ];
 
 pub fn rust_mutants(run: &Runner, krate: &str, shard: Option<&str>) -> Result<(), String> {
