@@ -144,6 +144,25 @@ pub fn unpermute_rows(bytes: &[u8], heads: usize, head_dim: usize, row_bytes: us
     out
 }
 
+/// llama.cpp's `permute(w, n_head, n_head_kv)` on the rows of a `[heads * head_dim, k]` weight,
+/// as convert_hf_to_gguf.py applies it to q and k: GGUF row `h·d + 2i + s` holds Hugging Face row
+/// `h·d + s·d/2 + i`. The inverse of [`unpermute_rows`].
+pub fn permute_rows(bytes: &[u8], heads: usize, head_dim: usize, row_bytes: usize) -> Vec<u8> {
+    let half = head_dim / 2;
+    let mut out = vec![0u8; bytes.len()];
+    for h in 0..heads {
+        for s in 0..2 {
+            for i in 0..half {
+                let hf = h * head_dim + s * half + i;
+                let gg = h * head_dim + 2 * i + s;
+                out[gg * row_bytes..(gg + 1) * row_bytes]
+                    .copy_from_slice(&bytes[hf * row_bytes..(hf + 1) * row_bytes]);
+            }
+        }
+    }
+    out
+}
+
 impl HostWeights {
     /// Takes the model's tensors out of a GGUF file, checking presence, shape and that each
     /// format's block divides its rows, and undoing the q/k row permutation.
