@@ -41,8 +41,29 @@ mod search;
 use crate::DType;
 
 /// Reads the little-endian f16 at `b[i..i + 2]`, widened to f32.
+#[inline(always)]
 pub(crate) fn f16_at(b: &[u8], i: usize) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
+    f16_to_f32(u16::from_le_bytes([b[i], b[i + 1]]))
+}
+
+/// f16 bits to f32, exactly as `half` widens them (the test checks all 65,536 inputs), in plain
+/// integer arithmetic that inlines into the block loops, where `half`'s run-time F16C dispatch
+/// costs a call per scale.
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let sign = (h & 0x8000) << 16;
+    let exp = (h >> 10) & 0x1f;
+    let mant = h & 0x3ff;
+    let bits = match exp {
+        // ±0 and subnormals: mant · 2^-24, exact in f32.
+        0 => ((mant as f32) * f32::from_bits(0x3380_0000)).to_bits(),
+        0x1f if mant == 0 => 0x7f80_0000,
+        // NaN, quieted as the F16C instruction (and so `half`) does, payload kept.
+        0x1f => 0x7fc0_0000 | (mant << 13),
+        _ => ((exp + 112) << 23) | (mant << 13),
+    };
+    f32::from_bits(sign | bits)
 }
 
 /// Writes `v` rounded to f16 at `b[i..i + 2]`.
@@ -50,18 +71,17 @@ pub(crate) fn put_f16(b: &mut [u8], i: usize, v: f32) {
     b[i..i + 2].copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
 }
 
-type DequantFn = fn(&[u8], &mut [f32]);
 type QuantFn = fn(&[f32], &mut [u8]);
 
-fn kernels(dtype: DType) -> (DequantFn, QuantFn) {
+fn quantizer(dtype: DType) -> QuantFn {
     match dtype {
-        DType::Q8_0 => (q8_0::dequantize_block, q8_0::quantize_block),
-        DType::Q4_0 => (q4_0::dequantize_block, q4_0::quantize_block),
-        DType::Q4_1 => (q4_1::dequantize_block, q4_1::quantize_block),
-        DType::Q5_0 => (q5_0::dequantize_block, q5_0::quantize_block),
-        DType::Q4K => (q4_k::dequantize_block, q4_k::quantize_block),
-        DType::Q5K => (q5_k::dequantize_block, q5_k::quantize_block),
-        DType::Q6K => (q6_k::dequantize_block, q6_k::quantize_block),
+        DType::Q8_0 => q8_0::quantize_block,
+        DType::Q4_0 => q4_0::quantize_block,
+        DType::Q4_1 => q4_1::quantize_block,
+        DType::Q5_0 => q5_0::quantize_block,
+        DType::Q4K => q4_k::quantize_block,
+        DType::Q5K => q5_k::quantize_block,
+        DType::Q6K => q6_k::quantize_block,
         DType::F32 | DType::F16 | DType::BF16 => {
             unreachable!("{dtype} is not a block format")
         }
@@ -70,7 +90,18 @@ fn kernels(dtype: DType) -> (DequantFn, QuantFn) {
 
 /// Dequantizes whole blocks of `dtype`: `bytes.len() == dtype.bytes_for(out.len())`.
 pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
-    let (deq, _) = kernels(dtype);
+    let deq: fn(&[u8], &mut [f32]) = match dtype {
+        DType::Q8_0 => q8_0::dequantize_block,
+        DType::Q4_0 => q4_0::dequantize_block,
+        DType::Q4_1 => q4_1::dequantize_block,
+        DType::Q5_0 => q5_0::dequantize_block,
+        DType::Q4K => q4_k::dequantize_block,
+        DType::Q5K => q5_k::dequantize_block,
+        DType::Q6K => q6_k::dequantize_block,
+        DType::F32 | DType::F16 | DType::BF16 => {
+            unreachable!("{dtype} is not a block format")
+        }
+    };
     for (b, o) in bytes
         .chunks_exact(dtype.block_bytes())
         .zip(out.chunks_exact_mut(dtype.block_elems()))
@@ -81,7 +112,7 @@ pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
 
 /// Quantizes `values` (a whole number of blocks) with the format's reference quantizer.
 pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
-    let (_, q) = kernels(dtype);
+    let q = quantizer(dtype);
     assert!(
         values.len().is_multiple_of(dtype.block_elems()),
         "{} values are not whole {dtype} blocks",
@@ -95,4 +126,15 @@ pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
         q(x, b);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn f16_widening_equals_half_for_every_input() {
+        for h in 0..=u16::MAX {
+            let want = half::f16::from_bits(h).to_f32();
+            assert_eq!(super::f16_to_f32(h).to_bits(), want.to_bits(), "{h:#06x}");
+        }
+    }
 }
