@@ -121,3 +121,29 @@ fn a_sliding_window_in_the_metadata_is_read() {
     let (cfg, _) = HostWeights::load(&path).unwrap();
     assert_eq!(cfg.window(), Some(16));
 }
+
+#[test]
+fn hostile_sizes_are_refused_before_anything_is_allocated() {
+    // 2^40 layers would list 9 x 2^40 tensor names; the file has 20 tensors.
+    let err = load_err(|m, _| set(m, "llama.block_count", Value::U64(1 << 40)));
+    assert!(err.contains("does not fit the file's"), "{err}");
+    // heads x head_dim overflows.
+    let err = load_err(|m, _| {
+        set(m, "llama.attention.head_count", Value::U64(1 << 33));
+        m.push(("llama.attention.key_length".into(), Value::U64(1 << 32)));
+        set(m, "llama.rope.dimension_count", Value::U64(1 << 32));
+    });
+    assert!(err.contains("implausible sizes"), "{err}");
+}
+
+#[test]
+fn llama_3_rope_frequency_factors_are_refused() {
+    let err = load_err(|_, t| {
+        t.push(TensorSpec {
+            name: "rope_freqs.weight".into(),
+            shape: vec![32],
+            dtype: mistral_core::DType::F32,
+        })
+    });
+    assert!(err.contains("rope_freqs.weight"), "{err}");
+}

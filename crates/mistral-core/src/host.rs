@@ -69,8 +69,16 @@ pub struct HostTensor {
 
 impl HostTensor {
     /// Builds an f32 host tensor from values (tests and small inputs).
+    ///
+    /// For a block format the rows (the last dimension) must be whole blocks, as in a GGUF file.
     pub fn from_f32(shape: Vec<usize>, values: &[f32], dtype: DType) -> Self {
         assert_eq!(shape.iter().product::<usize>(), values.len());
+        assert!(
+            shape
+                .last()
+                .is_none_or(|r| r.is_multiple_of(dtype.block_elems())),
+            "rows of {shape:?} are not whole {dtype} blocks"
+        );
         HostTensor {
             dtype,
             shape,

@@ -192,6 +192,34 @@ impl MistralConfig {
         if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err("hidden_size is not a multiple of num_attention_heads".into());
         }
+        // Widths a model file may claim: refuse products that overflow before anything is sized.
+        let dims = [
+            self.vocab_size,
+            self.hidden_size,
+            self.intermediate_size,
+            self.head_dim(),
+            self.num_attention_heads,
+        ];
+        if dims.iter().any(|d| *d > 1 << 24)
+            || self
+                .num_attention_heads
+                .checked_mul(self.head_dim())
+                .is_none()
+            || self.vocab_size.checked_mul(self.hidden_size).is_none()
+            || self
+                .intermediate_size
+                .checked_mul(self.hidden_size)
+                .is_none()
+        {
+            return Err(format!(
+                "implausible sizes (vocab {}, hidden {}, ffn {}, heads {}, head_dim {})",
+                self.vocab_size,
+                self.hidden_size,
+                self.intermediate_size,
+                self.num_attention_heads,
+                self.head_dim()
+            ));
+        }
         if !self.head_dim().is_multiple_of(2) || self.head_dim() == 0 {
             return Err(format!(
                 "head_dim {} must be even and positive",

@@ -77,6 +77,22 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<MistralConfig> {
             return Err(bad(format!("RoPE scaling {kind:?} is not supported")));
         }
     }
+    // Llama 3.1+ files carry their RoPE scaling as a tensor, without a metadata key.
+    if f.tensor("rope_freqs.weight").is_some() {
+        return Err(bad(
+            "RoPE frequency factors (rope_freqs.weight, Llama 3.1-style scaling) are not supported"
+                .into(),
+        ));
+    }
+    let layers = need("llama.block_count")?;
+    // Every layer has nine tensors: a count past that is a corrupt file, refused before the
+    // loader lists 9 x layers names.
+    if layers > f.tensors().len() / 9 {
+        return Err(bad(format!(
+            "llama.block_count {layers} does not fit the file's {} tensors",
+            f.tensors().len()
+        )));
+    }
     let hidden = need("llama.embedding_length")?;
     let heads = need("llama.attention.head_count")?;
     let head_dim = opt("llama.attention.key_length")?.unwrap_or(hidden / heads.max(1));
@@ -102,7 +118,7 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<MistralConfig> {
         vocab_size: vocab,
         hidden_size: hidden,
         intermediate_size: need("llama.feed_forward_length")?,
-        num_hidden_layers: need("llama.block_count")?,
+        num_hidden_layers: layers,
         num_attention_heads: heads,
         num_key_value_heads: Some(opt("llama.attention.head_count_kv")?.unwrap_or(heads)),
         head_dim: Some(head_dim),

@@ -10,10 +10,12 @@
 //!   tokens given (`bos_token`, `eos_token`, ...);
 //! - `raise_exception(msg)`: rendering fails with `msg`; `tojson` writes JSON as Python's
 //!   `json.dumps(ensure_ascii=False)` does (`", "` and `": "` separators, optional `indent`; keys
-//!   come out sorted).
+//!   in insertion order). Its `separators`, `ensure_ascii` and `sort_keys` arguments are accepted
+//!   and ignored.
+//! - `tools` and `documents` are `none`, as transformers passes them when unused;
+//! - rendering is bounded (minijinja fuel), so a hostile template cannot hang a load.
 //!
-//! Not provided: `strftime_now` (templates that use it test `is defined` and fall back), tools
-//! and documents.
+//! Not provided: `strftime_now` (templates that use it test `is defined` and fall back).
 //!
 //! Errors are one line: a template that does not parse, or that fails while rendering, is an
 //! [`Error::InvalidInput`] naming minijinja's message; `raise_exception("...")` is an
@@ -30,6 +32,9 @@ use crate::chat::Message;
 
 /// Name of the one template in the environment (no extension, so no auto-escaping).
 const NAME: &str = "chat_template";
+
+/// Instructions one render may execute (minijinja's fuel).
+const TEMPLATE_FUEL: u64 = 50_000_000;
 
 thread_local! {
     /// The message of the last `raise_exception` on this thread (rendering is synchronous).
@@ -139,6 +144,9 @@ impl ChatTemplate {
             .map_err(|e| Error::InvalidInput(format!("chat template: {}", one_line(e))))?;
         env.set_syntax(syntax);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // A template comes from the model file: bound its work so a hostile one cannot hang a
+        // load (real chat templates use a few thousand units per conversation).
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_function("raise_exception", raise_exception);
         env.add_filter("tojson", tojson);
         env.add_template_owned(NAME, source.clone()).map_err(|e| {
@@ -184,6 +192,9 @@ impl ChatTemplate {
             .collect();
         ctx.insert("messages".into(), list.into());
         ctx.insert("add_generation_prompt".into(), add_generation_prompt.into());
+        // transformers always passes these, as None when unused: templates test `is not none`.
+        ctx.insert("tools".into(), serde_json::Value::Null);
+        ctx.insert("documents".into(), serde_json::Value::Null);
         for (k, v) in &self.tokens {
             ctx.insert((*k).into(), v.as_str().into());
         }

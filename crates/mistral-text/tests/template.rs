@@ -140,3 +140,51 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// transformers passes `tools=None` and `documents=None`: a template guarding its tool block with
+/// `is not none` (Mistral v0.3's shape) must not render it; jinja2 3.1.6 gives `[INST] hi [/INST]`.
+#[test]
+fn tools_and_documents_are_none_as_transformers_passes_them() {
+    let t = mistral_text::ChatTemplate::new(
+        "{% if tools is not none %}[AVAILABLE_TOOLS]{% endif %}{% if documents is not none %}[DOCS]{% endif %}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}",
+        Some("<s>".into()),
+        Some("</s>".into()),
+    )
+    .unwrap();
+    let got = t
+        .render(&[mistral_text::chat::Message::user("hi")], false)
+        .unwrap();
+    assert_eq!(got, "[INST] hi [/INST]");
+}
+
+/// Key order is the message's (role, then content), as Python dicts keep it: jinja2 renders
+/// `{"role": "user", "content": "hi"}` and `role,content`.
+#[test]
+fn tojson_and_items_keep_insertion_order() {
+    let t = mistral_text::ChatTemplate::new(
+        "{{ messages[0] | tojson }}|{% for k, v in messages[0].items() %}{{ k }},{% endfor %}",
+        Some("<s>".into()),
+        Some("</s>".into()),
+    )
+    .unwrap();
+    let got = t
+        .render(&[mistral_text::chat::Message::user("hi")], false)
+        .unwrap();
+    assert_eq!(got, r#"{"role": "user", "content": "hi"}|role,content,"#);
+}
+
+/// A template that loops forever (or nearly) is stopped with one line, not a hang.
+#[test]
+fn a_runaway_template_runs_out_of_fuel() {
+    let t = mistral_text::ChatTemplate::new(
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+        Some("<s>".into()),
+        Some("</s>".into()),
+    )
+    .unwrap();
+    let err = t
+        .render(&[mistral_text::chat::Message::user("hi")], false)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n'), "{err}");
+}

@@ -84,6 +84,11 @@ pub fn load_host(a: &ModelArgs) -> Result<(MistralConfig, HostWeights)> {
     let host = match &a.quant {
         Some(name) => {
             let scheme = Scheme::parse(name)?;
+            if host.iter().any(|t| t.dtype.is_quantized()) {
+                eprintln!(
+                    "warning: --quant {name} re-quantizes weights that are already quantized; each step loses precision"
+                );
+            }
             mistral_model::quantize::quantize_weights(&host, &cfg, &scheme)?
         }
         None => host,

@@ -20,7 +20,7 @@ fn is_gguf(path: &Path) -> bool {
 }
 
 /// The tokenizer, chat format and stop ids named by `--tokenizer` (a directory, a .gguf file,
-/// tokenizer.model or tokenizer.json), else those of `--model` (a .gguf file or a directory).
+/// tokenizer.model or tokenizer.json), else those of `--model` (a GGUF file or a directory).
 pub fn load_text_model(model: &Path, a: &TokenizerArgs) -> Result<TextModel> {
     match &a.tokenizer {
         Some(p) if p.is_dir() => TextModel::from_dir(p),
@@ -29,7 +29,8 @@ pub fn load_text_model(model: &Path, a: &TokenizerArgs) -> Result<TextModel> {
             TextModel::new(Tokenizer::from_sentencepiece(p)?, None, true, false, &[])
         }
         Some(p) => TextModel::new(Tokenizer::from_tokenizer_json(p)?, None, true, false, &[]),
-        None if is_gguf(model) => TextModel::from_gguf_path(model),
+        // A file given as --model is a GGUF file, whatever its name (as the weight loader reads it).
+        None if model.is_file() => TextModel::from_gguf_path(model),
         None => TextModel::from_dir(model),
     }
 }
