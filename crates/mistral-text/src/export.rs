@@ -13,6 +13,8 @@ use crate::proto::Reader;
 
 /// `ModelProto.SentencePiece.Type` numbers are llama.cpp's token types too (normal 1, unknown 2,
 /// control 3, user-defined 4, unused 5, byte 6).
+const CONTROL: i32 = 3;
+const USER_DEFINED: i32 = 4;
 const UNUSED: i32 = 5;
 
 struct Piece {
@@ -127,6 +129,13 @@ pub fn gguf_tokenizer_metadata(
             kind: UNUSED,
         });
     }
+    let cfg_path = dir.join("tokenizer_config.json");
+    let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::model(&cfg_path, format!("invalid JSON: {e}")))?,
+        Err(_) => serde_json::Value::Null,
+    };
+    add_tokens(dir, &cfg, &mut pieces)?;
     let id = |v: i32| u32::try_from(v).ok().map(Value::U32);
     let mut m: Vec<(&str, Value)> = vec![
         ("tokenizer.ggml.model", Value::String("llama".into())),
@@ -164,12 +173,6 @@ pub fn gguf_tokenizer_metadata(
         Value::Bool(spec.add_dummy_prefix),
     ));
 
-    let cfg_path = dir.join("tokenizer_config.json");
-    let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::model(&cfg_path, format!("invalid JSON: {e}")))?,
-        Err(_) => serde_json::Value::Null,
-    };
     // transformers' LlamaTokenizer defaults: add <s>, not </s>.
     let flag = |k: &str, default: bool| cfg.get(k).and_then(|v| v.as_bool()).unwrap_or(default);
     m.push((
@@ -180,12 +183,77 @@ pub fn gguf_tokenizer_metadata(
         "tokenizer.ggml.add_eos_token",
         Value::Bool(flag("add_eos_token", false)),
     ));
-    if let Some(t) = cfg.get("chat_template").and_then(|v| v.as_str()) {
-        m.push(("tokenizer.chat_template", Value::String(t.to_string())));
+    if let Some(t) = chat_template(dir, &cfg)? {
+        m.push(("tokenizer.chat_template", Value::String(t)));
     }
     Ok(Some(
         m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     ))
+}
+
+/// Tokens added on top of `tokenizer.model` (a ChatML fine-tune's `<|im_start|>`), as
+/// convert_hf_to_gguf.py's `_create_vocab_sentencepiece` takes them: `added_tokens.json` as
+/// user-defined, then `tokenizer_config.json`'s `added_tokens_decoder` as control when `special`,
+/// else user-defined; score -1000. Ids past the vocabulary are skipped, as the converter does.
+fn add_tokens(dir: &Path, cfg: &serde_json::Value, pieces: &mut [Piece]) -> Result<()> {
+    let mut set = |id: u64, text: &str, kind: i32| {
+        if let Some(p) = usize::try_from(id).ok().and_then(|i| pieces.get_mut(i)) {
+            *p = Piece {
+                text: text.to_string(),
+                score: -1000.0,
+                kind,
+            };
+        }
+    };
+    let path = dir.join("added_tokens.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let added: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| Error::model(&path, format!("invalid JSON: {e}")))?;
+        for (text, id) in &added {
+            if let Some(id) = id.as_u64() {
+                set(id, text, USER_DEFINED);
+            }
+        }
+    }
+    if let Some(dec) = cfg.get("added_tokens_decoder").and_then(|v| v.as_object()) {
+        for (id, tok) in dec {
+            let (Ok(id), Some(text)) = (
+                id.parse::<u64>(),
+                tok.get("content").and_then(|c| c.as_str()),
+            ) else {
+                continue;
+            };
+            let special = tok.get("special").and_then(|v| v.as_bool()) == Some(true);
+            set(id, text, if special { CONTROL } else { USER_DEFINED });
+        }
+    }
+    Ok(())
+}
+
+/// The chat template: `tokenizer_config.json`'s `chat_template` (a string, or the entry named
+/// `default` of a list), else `chat_template.jinja` beside it.
+fn chat_template(dir: &Path, cfg: &serde_json::Value) -> Result<Option<String>> {
+    match cfg.get("chat_template") {
+        Some(serde_json::Value::String(t)) => return Ok(Some(t.clone())),
+        Some(serde_json::Value::Array(list)) => {
+            let default = list
+                .iter()
+                .find(|e| e.get("name").and_then(|n| n.as_str()) == Some("default"));
+            if let Some(t) = default
+                .and_then(|e| e.get("template"))
+                .and_then(|t| t.as_str())
+            {
+                return Ok(Some(t.to_string()));
+            }
+        }
+        _ => {}
+    }
+    let path = dir.join("chat_template.jinja");
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +288,28 @@ mod tests {
             .unwrap();
         assert_eq!(t.1.as_array().unwrap()[32001].as_str(), Some("[PAD32001]"));
         assert!(gguf_tokenizer_metadata(&dir, 100).is_err());
+        // A ChatML fine-tune's added tokens (as OpenHermes-2.5-Mistral ships them).
+        let tmp = std::env::temp_dir().join(format!("export-added-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::copy(dir.join("tokenizer.model"), tmp.join("tokenizer.model")).unwrap();
+        std::fs::write(
+            tmp.join("tokenizer_config.json"),
+            r#"{"added_tokens_decoder": {"32000": {"content": "<|im_end|>", "special": true},
+                "32001": {"content": "<|im_start|>", "special": false}},
+                "chat_template": [{"name": "default", "template": "T"}]}"#,
+        )
+        .unwrap();
+        let m = gguf_tokenizer_metadata(&tmp, 32002).unwrap().unwrap();
+        let get = |k: &str| m.iter().find(|(key, _)| key == k).unwrap().1.clone();
+        let tokens = get("tokenizer.ggml.tokens");
+        let types = get("tokenizer.ggml.token_type");
+        assert_eq!(
+            tokens.as_array().unwrap()[32000].as_str(),
+            Some("<|im_end|>")
+        );
+        assert_eq!(types.as_array().unwrap()[32000..], [3, 4].map(Value::I32));
+        assert_eq!(get("tokenizer.chat_template"), Value::String("T".into()));
+        std::fs::remove_dir_all(&tmp).unwrap();
         assert!(gguf_tokenizer_metadata(&dir.join("missing"), 1)
             .unwrap()
             .is_none());
