@@ -319,3 +319,27 @@ fn bad_alignment() {
     assert_eq!((f.alignment(), f.data_offset() % 64), (64, 0));
     assert_eq!(f.tensor_bytes(&f.tensors()[0]).as_slice(), &[1; 16]);
 }
+
+/// The header's counts are bounded by the smallest item each could be, exactly: a key/value is at
+/// least 13 bytes (empty key, type, one-byte value), a tensor info at least 24 (empty name, no
+/// dims, type, offset). One byte short of `count x minimum` is refused before any allocation; at
+/// the minimum the count passes and parsing goes on (here to a later error about the zeros).
+#[test]
+fn header_counts_are_bounded_by_the_smallest_item_exactly() {
+    let file = |tensors: u64, kvs: u64, body: usize| {
+        B::default()
+            .raw(b"GGUF")
+            .u32(3)
+            .u64(tensors)
+            .u64(kvs)
+            .raw(&vec![0; body])
+            .0
+    };
+    let count_err = |bytes: Vec<u8>| err(bytes).contains("bytes left can hold");
+    // Three key/values need 39 bytes at least.
+    assert!(!count_err(file(0, 3, 39)), "{}", err(file(0, 3, 39)));
+    assert!(count_err(file(0, 3, 38)), "{}", err(file(0, 3, 38)));
+    // Two tensor infos need 48 bytes after the tensor count (the key/value count is 8 of them).
+    assert!(!count_err(file(2, 0, 40)), "{}", err(file(2, 0, 40)));
+    assert!(count_err(file(2, 0, 39)), "{}", err(file(2, 0, 39)));
+}
