@@ -184,6 +184,38 @@ mod tests {
         assert_eq!(Value::F32(0.5).as_f64(), Some(0.5));
         assert_eq!(Value::String("x".into()).as_f64(), None);
         assert_eq!(Value::Bool(true).as_u64(), None);
+        // Every integer type converts, each within its range.
+        let ints = [
+            Value::U8(200),
+            Value::U16(60_000),
+            Value::U32(4_000_000_000),
+            Value::U64(1 << 40),
+            Value::I8(-100),
+            Value::I16(-30_000),
+            Value::I32(-2_000_000_000),
+            Value::I64(-(1 << 40)),
+        ];
+        let want: [i64; 8] = [
+            200,
+            60_000,
+            4_000_000_000,
+            1 << 40,
+            -100,
+            -30_000,
+            -2_000_000_000,
+            -(1 << 40),
+        ];
+        for (v, w) in ints.iter().zip(want) {
+            assert_eq!(v.as_i64(), Some(w), "{v:?}");
+            assert_eq!(v.as_u64(), u64::try_from(w).ok(), "{v:?}");
+            assert_eq!(v.as_f64(), Some(w as f64), "{v:?}");
+        }
+        assert_eq!(Value::I8(5).as_u64(), Some(5));
+        assert_eq!(Value::I16(5).as_u64(), Some(5));
+        assert_eq!(Value::I64(5).as_u64(), Some(5));
+        // Past i64::MAX only as_u64 and as_f64 hold it.
+        assert_eq!(Value::U64(u64::MAX).as_u64(), Some(u64::MAX));
+        assert_eq!(Value::U64(u64::MAX).as_f64(), Some(u64::MAX as f64));
         assert_eq!(Value::Array(vec![]).describe(), "empty array");
         assert_eq!(Value::Array(vec![Value::U32(1)]).describe(), "array of u32");
         for c in 0..13 {

@@ -259,6 +259,12 @@ fn writer_refuses_bad_arguments() {
         e.ends_with("alignment 48 is not a power of two that fits a u32"),
         "{e}"
     );
+    // A power of two that general.alignment (a u32) cannot record.
+    let e = write_err(&[], &t, 1 << 32, &mut ok);
+    assert!(
+        e.ends_with("alignment 4294967296 is not a power of two that fits a u32"),
+        "{e}"
+    );
     let dup = [kv("k", Value::U8(1)), kv("k", Value::U8(2))];
     assert!(write_err(&dup, &t, 32, &mut ok).ends_with("duplicate metadata key k"));
     let t2 = [spec("a", &[4], DType::F32), spec("a", &[4], DType::F32)];
