@@ -141,42 +141,46 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<MistralConfig> {
     Ok(cfg)
 }
 
-/// Undoes llama.cpp's `permute(w, n_head, n_head_kv)` on the rows of a `[heads * head_dim, k]`
-/// weight: GGUF row `h·d + 2i + s` holds Hugging Face row `h·d + s·d/2 + i` (`s` ∈ {0, 1},
-/// `i < d/2`). `row_bytes` is one row in the tensor's format (whole blocks).
-pub fn unpermute_rows(bytes: &[u8], heads: usize, head_dim: usize, row_bytes: usize) -> Vec<u8> {
+/// The row pairs of llama.cpp's `permute(w, n_head, n_head_kv)` on a `[heads * head_dim, k]`
+/// weight: `(hf, gguf)` for every row, where GGUF row `h·d + 2i + s` holds Hugging Face row
+/// `h·d + s·d/2 + i` (`s` ∈ {0, 1}, `i < d/2`).
+fn row_pairs(heads: usize, head_dim: usize) -> impl Iterator<Item = (usize, usize)> {
     let half = head_dim / 2;
+    (0..heads).flat_map(move |h| {
+        (0..2).flat_map(move |s| {
+            (0..half).map(move |i| (h * head_dim + s * half + i, h * head_dim + 2 * i + s))
+        })
+    })
+}
+
+/// Copies whole rows of `bytes` (`row_bytes` each, whole blocks in the tensor's format): row
+/// `from` of the input lands at row `to` of the output, for each pair.
+fn move_rows(
+    bytes: &[u8],
+    row_bytes: usize,
+    pairs: impl Iterator<Item = (usize, usize)>,
+) -> Vec<u8> {
     let mut out = vec![0u8; bytes.len()];
-    for h in 0..heads {
-        for s in 0..2 {
-            for i in 0..half {
-                let hf = h * head_dim + s * half + i;
-                let gg = h * head_dim + 2 * i + s;
-                out[hf * row_bytes..(hf + 1) * row_bytes]
-                    .copy_from_slice(&bytes[gg * row_bytes..(gg + 1) * row_bytes]);
-            }
-        }
+    for (to, from) in pairs {
+        out[to * row_bytes..(to + 1) * row_bytes]
+            .copy_from_slice(&bytes[from * row_bytes..(from + 1) * row_bytes]);
     }
     out
 }
 
-/// llama.cpp's `permute(w, n_head, n_head_kv)` on the rows of a `[heads * head_dim, k]` weight,
-/// as convert_hf_to_gguf.py applies it to q and k: GGUF row `h·d + 2i + s` holds Hugging Face row
-/// `h·d + s·d/2 + i`. The inverse of [`unpermute_rows`].
+/// Undoes llama.cpp's `permute(w, n_head, n_head_kv)` (see [`row_pairs`]) on GGUF rows.
+pub fn unpermute_rows(bytes: &[u8], heads: usize, head_dim: usize, row_bytes: usize) -> Vec<u8> {
+    move_rows(bytes, row_bytes, row_pairs(heads, head_dim))
+}
+
+/// llama.cpp's `permute(w, n_head, n_head_kv)` as convert_hf_to_gguf.py applies it to q and k:
+/// the inverse of [`unpermute_rows`].
 pub fn permute_rows(bytes: &[u8], heads: usize, head_dim: usize, row_bytes: usize) -> Vec<u8> {
-    let half = head_dim / 2;
-    let mut out = vec![0u8; bytes.len()];
-    for h in 0..heads {
-        for s in 0..2 {
-            for i in 0..half {
-                let hf = h * head_dim + s * half + i;
-                let gg = h * head_dim + 2 * i + s;
-                out[gg * row_bytes..(gg + 1) * row_bytes]
-                    .copy_from_slice(&bytes[hf * row_bytes..(hf + 1) * row_bytes]);
-            }
-        }
-    }
-    out
+    move_rows(
+        bytes,
+        row_bytes,
+        row_pairs(heads, head_dim).map(|(hf, gg)| (gg, hf)),
+    )
 }
 
 impl HostWeights {
