@@ -193,3 +193,14 @@ pub fn load_model<B: mistral_core::Backend>(
     };
     mistral_model::Model::new(b, cfg, &host, opts, &mut |_, _| {}).expect("model on backend")
 }
+
+/// Greedy decoding of `n` new tokens after `prompt` (no stop ids), as transformers'
+/// `generate(do_sample=False)` made the goldens' `greedy` ids.
+pub fn greedy_ids<B: mistral_core::Backend>(
+    m: &mut mistral_model::Model<B>,
+    prompt: &[u32],
+    n: usize,
+) -> Vec<u32> {
+    use mistral_model::generate::{generate, Flow, Greedy};
+    generate(m, prompt, 0, n, &[], &mut Greedy, &mut |_| Flow::Continue).expect("greedy decode")
+}

@@ -5,9 +5,8 @@
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_core::DType;
 use mistral_cpu::CpuBackend;
-use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::{HostWeights, Logits};
-use mistral_tests::fixtures::{gguf_golden_cases, golden_dir, load_model, read_golden};
+use mistral_tests::fixtures::{gguf_golden_cases, golden_dir, greedy_ids, load_model, read_golden};
 
 /// transformers dequantizes the same blocks (gguf-py, proven bit-equal to ours in
 /// mistral-core's quant tests) and computes in f32, so only summation order differs: logits are
@@ -37,16 +36,7 @@ fn every_format_matches_transformers_logits_and_greedy_ids() {
         eprintln!("{}: {s}", g.name);
         // Greedy with the KV cache, prefill in blocks of 3 so chunking is crossed too.
         let mut m = load_model(CpuBackend::new(), &path, 3);
-        let ids = generate(
-            &mut m,
-            &g.prompt,
-            0,
-            g.greedy.len(),
-            &[],
-            &mut Greedy,
-            &mut |_| Flow::Continue,
-        )
-        .unwrap();
+        let ids = greedy_ids(&mut m, &g.prompt, g.greedy.len());
         assert_eq!(ids, g.greedy, "{}: greedy ids differ", g.name);
     }
     assert_eq!(

@@ -5,9 +5,8 @@
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_core::DType;
 use mistral_cpu::CpuBackend;
-use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::Logits;
-use mistral_tests::fixtures::{goldens, load_model, Golden};
+use mistral_tests::fixtures::{goldens, greedy_ids, load_model, Golden};
 
 /// f32 weights: both sides compute in f32 from identical values; only summation order differs
 /// (logits are O(7), so ~1e-6 is expected). The bound is 1e-4.
@@ -48,16 +47,7 @@ fn teacher_forced_logits_match_transformers() {
 fn greedy_continuation_matches_transformers() {
     for g in goldens() {
         let mut m = load_model(CpuBackend::new(), &g.dir, 256);
-        let ids = generate(
-            &mut m,
-            &g.prompt,
-            0,
-            g.greedy.len(),
-            &[],
-            &mut Greedy,
-            &mut |_| Flow::Continue,
-        )
-        .unwrap();
+        let ids = greedy_ids(&mut m, &g.prompt, g.greedy.len());
         assert_eq!(
             ids, g.greedy,
             "{}: greedy ids differ from transformers",

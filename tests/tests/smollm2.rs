@@ -5,9 +5,8 @@
 use mistral_core::testutil::{compare, Tolerance};
 use mistral_core::DType;
 use mistral_cpu::CpuBackend;
-use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::{HostWeights, Logits};
-use mistral_tests::fixtures::{golden_dir, load_model, read_golden, smollm2_gguf};
+use mistral_tests::fixtures::{golden_dir, greedy_ids, load_model, read_golden, smollm2_gguf};
 
 /// The bound. Both sides dequantize the same blocks and compute in f32; 30 layers of
 /// different summation order on logits up to ~38 leave ~1e-4.
@@ -48,15 +47,6 @@ fn teacher_forced_logits_and_greedy_answer_match_transformers() {
     // "The capital of France is Paris.<|im_end|>", decoded one token at a time after a prefill
     // in blocks of 16.
     let mut m = load_model(CpuBackend::new(), &smollm2_gguf(), 16);
-    let ids = generate(
-        &mut m,
-        &g.prompt,
-        0,
-        g.greedy.len(),
-        &[],
-        &mut Greedy,
-        &mut |_| Flow::Continue,
-    )
-    .unwrap();
+    let ids = greedy_ids(&mut m, &g.prompt, g.greedy.len());
     assert_eq!(ids, g.greedy);
 }
