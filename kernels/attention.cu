@@ -1,6 +1,9 @@
-// Causal sliding-window GQA attention over the rolling KV cache plus the block's own keys (f32).
+// Causal sliding-window GQA attention over the rolling KV cache plus the block's own keys.
+// Activations are f32; the cache is stored in f32, f16 or bf16 (entries attn_f32, attn_f16,
+// attn_bf16: one template over the cache's element type), widened exactly to f32 as a tile is loaded
+// into shared memory, so everything after the load is the f32 kernel's arithmetic.
 //
-// attn_f32: one block per (tile of `qb` queries, KV head, key split). Its qb × group warps are the
+// attn_<cache dtype>: one block per (tile of `qb` queries, KV head, key split). Its qb × group warps are the
 //   (query, query head) pairs that share the KV head, so each K/V tile is read from memory once for
 //   the whole group (GQA sharing). Keys are visited only over the union of the block's windows
 //   (start_pos + t - window < j <= start_pos + t), so tiles wholly outside the window are never
@@ -17,8 +20,8 @@ struct AttnArgs {
     const float* q;        // [n, n_heads, d]
     const float* k_new;    // [n, n_kv, d]
     const float* v_new;
-    const float* k_cache;  // [slots, n_kv, d]
-    const float* v_cache;
+    const void* k_cache;   // [slots, n_kv, d] of the entry's cache type (float, f16 or bf16)
+    const void* v_cache;
     float* out;            // [n, n_heads, d]
     float* part;           // [n, n_heads, splits, d + 2] when splits > 1
     const u32* pos;        // when set, start_pos is *pos (a decode step replayed as a CUDA graph)
@@ -26,16 +29,24 @@ struct AttnArgs {
     float scale;
 };
 
-// Row of position j for KV head g: from the block if j >= start_pos, else rolling slot j % slots.
-__device__ __forceinline__ const float* kv_row(const AttnArgs& a, const float* blk, const float* cache,
-                                               u32 j, u32 g) {
-    return j >= a.start_pos ? blk + ((u64)(j - a.start_pos) * a.n_kv + g) * a.d
-                            : cache + ((u64)(j % a.slots) * a.n_kv + g) * a.d;
+// A cache element widened to f32 (exact for every cache type).
+__device__ __forceinline__ float kv_f32(float v) { return v; }
+__device__ __forceinline__ float kv_f32(f16 v) { return to_f32(v); }
+__device__ __forceinline__ float kv_f32(bf16 v) { return to_f32(v); }
+
+// Element dd of the row of position j for KV head g: from the block (f32) if j >= start_pos, else
+// from rolling slot j % slots of the cache (stored as T).
+template <typename T>
+__device__ __forceinline__ float kv_at(const AttnArgs& a, const float* blk, const void* cache, u32 j, u32 g,
+                                       u32 dd) {
+    if (j >= a.start_pos) return blk[((u64)(j - a.start_pos) * a.n_kv + g) * a.d + dd];
+    return kv_f32(static_cast<const T*>(cache)[((u64)(j % a.slots) * a.n_kv + g) * a.d + dd]);
 }
 
 // grid (ceil(n / qb), n_kv, splits), block 32 · qb · group, dynamic shared memory
-// (warps · d + KT · (d + 1) + KT · d) floats.
-extern "C" __global__ void attn_f32(const AttnArgs args) {
+// (warps · d + KT · (d + 1) + KT · d) floats. T: the cache's element type.
+template <typename T>
+__device__ __forceinline__ void attn(const AttnArgs& args) {
     AttnArgs a = args;
     if (a.pos) a.start_pos = *a.pos;
     a.window = min(a.window, a.start_pos + a.n);  // a window longer than every position
@@ -67,8 +78,8 @@ extern "C" __global__ void attn_f32(const AttnArgs args) {
         const u32 tile = min(KT, hi - j0 + 1);
         for (u32 e = threadIdx.x; e < tile * a.d; e += blockDim.x) {
             const u32 jj = e / a.d, dd = e % a.d;
-            k_s[jj * (a.d + 1) + dd] = kv_row(a, a.k_new, a.k_cache, j0 + jj, g)[dd];
-            v_s[jj * a.d + dd] = kv_row(a, a.v_new, a.v_cache, j0 + jj, g)[dd];
+            k_s[jj * (a.d + 1) + dd] = kv_at<T>(a, a.k_new, a.k_cache, j0 + jj, g, dd);
+            v_s[jj * a.d + dd] = kv_at<T>(a, a.v_new, a.v_cache, j0 + jj, g, dd);
         }
         __syncthreads();
         if (!active) continue;
@@ -117,6 +128,12 @@ extern "C" __global__ void attn_f32(const AttnArgs args) {
         }
     }
 }
+
+#define ATTN(SUFFIX, T) \
+    extern "C" __global__ void attn_##SUFFIX(const AttnArgs a) { attn<T>(a); }
+ATTN(f32, float)
+ATTN(f16, f16)
+ATTN(bf16, bf16)
 
 // grid (n · n_heads), block ≥ d threads: out = Σ_c acc_c·e^(m_c − M) / Σ_c l_c·e^(m_c − M).
 extern "C" __global__ void attn_combine_f32(const float* __restrict__ part, float* __restrict__ out, u32 d,

@@ -2,11 +2,13 @@
 // results. Semantics as attn_f32 (attention.cu); the host takes this path for blocks of more than
 // 4 queries with head_dim % 16 == 0, head_dim <= 128 and at most 64 query heads per KV head.
 //
-// attn_split_kv_f32: every key and value the launch can see (positions kfirst .. kfirst + keys - 1,
-//   from the rolling cache or from the block) split once into f16 pieces x = hi + lo, laid out by
+// attn_split_kv_<cache dtype> (f32, f16, bf16: the KV cache's storage; the block's own keys are f32):
+//   every key and value the launch can see (positions kfirst .. kfirst + keys - 1, from the rolling
+//   cache, widened exactly, or from the block) split once into f16 pieces x = hi + lo, laid out by
 //   position: kv[piece][n_kv][keys][d] u16 with pieces K hi, K lo, V hi, V lo. Done once per key
 //   instead of once per query tile that reads it; the main kernel then copies ready tiles with
-//   cp.async and never needs the cache's slot arithmetic.
+//   cp.async and never needs the cache's slot arithmetic. An f16 cache's values are their own hi
+//   piece (lo = 0); a bf16 value (8 significant bits) is too, unless it lies outside f16's range.
 // attn_prefill_f32: FlashAttention-2 on mma.sync m16n8k16. One block per (tile of qb queries, KV
 //   head); its 64 rows are the (query, query head) pairs sharing the KV head, query-major (row r is
 //   query t0 + r / group, head g·group + r % group), so each K/V tile is loaded once for the whole
@@ -45,8 +47,8 @@
 struct SplitKvArgs {
     const float* k_new;    // [n, n_kv, d]
     const float* v_new;
-    const float* k_cache;  // [slots, n_kv, d]
-    const float* v_cache;
+    const void* k_cache;   // [slots, n_kv, d] of the entry's cache type (float, f16 or bf16)
+    const void* v_cache;
     u16* kv;               // [4][n_kv][keys][d]: K hi, K lo, V hi, V lo (f16 bits)
     u32 n_kv, d, start_pos, slots, kfirst, keys;
 };
@@ -68,17 +70,32 @@ __device__ __forceinline__ void split2(float x0, float x1, u32& hi, u32& lo) {
 // First key position of query position i's window.
 __device__ __forceinline__ u32 window_start(u32 i, u32 window) { return i + 1 > window ? i + 1 - window : 0; }
 
+// Four consecutive elements widened to f32 (16 bytes of f32, 8 of a 16-bit type; aligned, as rows
+// are d % 16 == 0 elements from a buffer's start).
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+template <typename H>
+__device__ __forceinline__ float4 load4(const H* p) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+    return make_float4(lo_f32((H*)nullptr, w.x), hi_f32((H*)nullptr, w.x), lo_f32((H*)nullptr, w.y),
+                       hi_f32((H*)nullptr, w.y));
+}
+
 // grid (keys, 2: K then V), block 256: one key row of all KV heads per block, 4 elements a thread.
-extern "C" __global__ void __launch_bounds__(256) attn_split_kv_f32(const SplitKvArgs a) {
+// T: the cache's element type.
+template <typename T>
+__device__ __forceinline__ void split_kv(const SplitKvArgs& a) {
     const u32 jj = blockIdx.x, j = a.kfirst + jj, is_v = blockIdx.y, quads = a.d / 4;
-    const float* src = j >= a.start_pos
-                           ? (is_v ? a.v_new : a.k_new) + (u64)(j - a.start_pos) * a.n_kv * a.d
-                           : (is_v ? a.v_cache : a.k_cache) + (u64)(j % a.slots) * a.n_kv * a.d;
+    const bool from_block = j >= a.start_pos;
+    const float* blk =
+        from_block ? (is_v ? a.v_new : a.k_new) + (u64)(j - a.start_pos) * a.n_kv * a.d : nullptr;
+    const T* cache = from_block ? nullptr
+                                : static_cast<const T*>(is_v ? a.v_cache : a.k_cache) +
+                                      (u64)(j % a.slots) * a.n_kv * a.d;
     const u64 piece = (u64)a.n_kv * a.keys * a.d;
     u16* dst = a.kv + 2 * is_v * piece + (u64)jj * a.d;
     for (u32 f = threadIdx.x; f < a.n_kv * quads; f += blockDim.x) {
         const u32 g = f / quads, c = f % quads;
-        const float4 v = *reinterpret_cast<const float4*>(src + 4 * f);
+        const float4 v = from_block ? load4(blk + 4 * f) : load4(cache + 4 * f);
         u32 h0, l0, h1, l1;
         split2(v.x, v.y, h0, l0);
         split2(v.z, v.w, h1, l1);
@@ -87,6 +104,12 @@ extern "C" __global__ void __launch_bounds__(256) attn_split_kv_f32(const SplitK
         *reinterpret_cast<uint2*>(o + piece) = make_uint2(l0, l1);
     }
 }
+
+#define SPLIT_KV(SUFFIX, T) \
+    extern "C" __global__ void __launch_bounds__(256) attn_split_kv_##SUFFIX(const SplitKvArgs a) { split_kv<T>(a); }
+SPLIT_KV(f32, float)
+SPLIT_KV(f16, f16)
+SPLIT_KV(bf16, bf16)
 
 // grid (ceil(n / qb), n_kv), block 32 · PF_WARPS, qb = PF_ROWS / group queries per block.
 extern "C" __global__ void __launch_bounds__(32 * PF_WARPS) attn_prefill_f32(const PrefillArgs a) {

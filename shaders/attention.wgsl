@@ -5,6 +5,9 @@
 // SPLIT (decode with a long cache): workgroup z handles keys [lo + z*split_len, ..) and writes its
 //   (max, sum, unnormalised output) to `part`; the COMBINE entry merges the splits.
 // SUBGROUPS: max/sum reductions with subgroup ops, else a workgroup-memory tree.
+// KV_F16 / KV_BF16: the cache is stored in f16 / bf16 (else f32), read through kc()/vc() widened
+//   exactly to f32: f16 as `f16` storage under F16_EXT (`enable f16;`), else from u32 words with
+//   unpack2x16float; bf16 from u32 words by shifts. The block's own keys are always f32.
 // Scores start from a finite -1e30 instead of -inf: fast-math drivers need not honour infinities.
 struct Params {
     n: u32, start_pos: u32, n_heads: u32, n_kv_heads: u32,
@@ -60,8 +63,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_new: array<f32>;
 @group(0) @binding(3) var<storage, read> v_new: array<f32>;
+//#if KV_F16
+//#if F16_EXT
+@group(0) @binding(4) var<storage, read> k_cache: array<f16>;
+@group(0) @binding(5) var<storage, read> v_cache: array<f16>;
+fn kc(i: u32) -> f32 { return f32(k_cache[i]); }
+fn vc(i: u32) -> f32 { return f32(v_cache[i]); }
+//#else
+@group(0) @binding(4) var<storage, read> k_cache: array<u32>;
+@group(0) @binding(5) var<storage, read> v_cache: array<u32>;
+fn kc(i: u32) -> f32 { return unpack2x16float(k_cache[i >> 1u])[i & 1u]; }
+fn vc(i: u32) -> f32 { return unpack2x16float(v_cache[i >> 1u])[i & 1u]; }
+//#endif
+//#else
+//#if KV_BF16
+@group(0) @binding(4) var<storage, read> k_cache: array<u32>;
+@group(0) @binding(5) var<storage, read> v_cache: array<u32>;
+// Element i of a bf16 buffer: the low or high half of its word, as the top bits of an f32.
+fn bf(u: u32, i: u32) -> f32 { return bitcast<f32>(select(u << 16u, u & 0xffff0000u, (i & 1u) == 1u)); }
+fn kc(i: u32) -> f32 { return bf(k_cache[i >> 1u], i); }
+fn vc(i: u32) -> f32 { return bf(v_cache[i >> 1u], i); }
+//#else
 @group(0) @binding(4) var<storage, read> k_cache: array<f32>;
 @group(0) @binding(5) var<storage, read> v_cache: array<f32>;
+fn kc(i: u32) -> f32 { return k_cache[i]; }
+fn vc(i: u32) -> f32 { return v_cache[i]; }
+//#endif
+//#endif
 //#if SPLIT
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
 //#else
@@ -163,7 +191,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
                 }
             } else {
                 for (var e = 0u; e < d; e++) {
-                    acc += qs[e] * k_cache[off + e];
+                    acc += qs[e] * kc(off + e);
                 }
             }
             s = acc * p.scale;
@@ -193,10 +221,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
                 }
             } else {
                 if (lid < d) {
-                    o0 += pv * v_cache[off + lid];
+                    o0 += pv * vc(off + lid);
                 }
                 if (lid + WG < d) {
-                    o1 += pv * v_cache[off + lid + WG];
+                    o1 += pv * vc(off + lid + WG);
                 }
             }
         }

@@ -33,6 +33,9 @@
 // Requires head_dim % 4 == 0 and head_dim <= 128 (the host falls back to attention.wgsl otherwise).
 // Scores start from a finite -1e30 instead of -inf: fast-math drivers need not honour infinities;
 // masking is decided from positions, never by comparing against it.
+// KV_F16 / KV_BF16: the cache is stored in f16 / bf16 (else f32), four elements read at a time by
+// kc4()/vc4() and widened exactly to f32 as the tile is loaded: f16 as `vec4<f16>` storage under
+// F16_EXT, else from two u32 words (unpack2x16float); bf16 from two u32 words by shifts.
 struct Params {
     n: u32, start_pos: u32, n_heads: u32, n_kv_heads: u32,
     head_dim: u32, window: u32, slots: u32, group: u32,
@@ -51,8 +54,35 @@ const NEG: f32 = -1e30;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> k_new: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> v_new: array<vec4<f32>>;
+//#if KV_F16
+//#if F16_EXT
+@group(0) @binding(4) var<storage, read> k_cache: array<vec4<f16>>;
+@group(0) @binding(5) var<storage, read> v_cache: array<vec4<f16>>;
+fn kc4(i: u32) -> vec4<f32> { return vec4<f32>(k_cache[i]); }
+fn vc4(i: u32) -> vec4<f32> { return vec4<f32>(v_cache[i]); }
+//#else
+@group(0) @binding(4) var<storage, read> k_cache: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read> v_cache: array<vec2<u32>>;
+fn h4(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }
+fn kc4(i: u32) -> vec4<f32> { return h4(k_cache[i]); }
+fn vc4(i: u32) -> vec4<f32> { return h4(v_cache[i]); }
+//#endif
+//#else
+//#if KV_BF16
+@group(0) @binding(4) var<storage, read> k_cache: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read> v_cache: array<vec2<u32>>;
+fn b4(w: vec2<u32>) -> vec4<f32> {
+    return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));
+}
+fn kc4(i: u32) -> vec4<f32> { return b4(k_cache[i]); }
+fn vc4(i: u32) -> vec4<f32> { return b4(v_cache[i]); }
+//#else
 @group(0) @binding(4) var<storage, read> k_cache: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> v_cache: array<vec4<f32>>;
+fn kc4(i: u32) -> vec4<f32> { return k_cache[i]; }
+fn vc4(i: u32) -> vec4<f32> { return v_cache[i]; }
+//#endif
+//#endif
 @group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
 
 var<workgroup> kv: array<vec4<f32>, 528>;  // KT * KV_STRIDE
@@ -77,9 +107,9 @@ fn load_tile(j0: u32, last: u32, g: u32, is_v: bool, lid: u32) {
             } else {
                 let off = ((j % p.slots) * p.n_kv_heads + g) * d4 + c;
                 if (is_v) {
-                    val = v_cache[off];
+                    val = vc4(off);
                 } else {
-                    val = k_cache[off];
+                    val = kc4(off);
                 }
             }
         }

@@ -27,6 +27,30 @@ pub fn decode_weight_bytes(c: &MistralConfig, dtype: DType) -> u64 {
         / 8.0) as u64
 }
 
+/// [`decode_weight_bytes`] for a model whose tensors have their own types (a quantization
+/// mixture): `dtype_of(name, shape)` for each Hugging Face tensor name.
+pub fn decode_weight_bytes_by(
+    c: &MistralConfig,
+    dtype_of: &dyn Fn(&str, &[usize]) -> DType,
+) -> u64 {
+    let bytes = |n: usize, d: DType| n as f64 * d.bits_per_weight() / 8.0;
+    let mut total = 0.0;
+    for (name, shape) in mistral_model::weights::expected_tensors(c) {
+        let d = dtype_of(&name, &shape);
+        let n: usize = shape.iter().product();
+        if name == "model.embed_tokens.weight" {
+            // One row is gathered; a tied lm_head reads the whole table.
+            total += bytes(c.hidden_size, d);
+            if c.tie_word_embeddings {
+                total += bytes(n, d);
+            }
+        } else {
+            total += bytes(n, d);
+        }
+    }
+    total as u64
+}
+
 /// KV-cache bytes a decode step reads at context `ctx` (f32 cache, window-limited), all layers.
 pub fn decode_kv_bytes(c: &MistralConfig, ctx: usize) -> u64 {
     let keys = ctx.min(c.window().unwrap_or(usize::MAX)) as u64;
@@ -92,6 +116,25 @@ mod tests {
     fn mistral_7b_has_7_24_billion_parameters() {
         // 7,241,732,096 is the published count (HF model card: 7.24B).
         assert_eq!(parameters(&real()), 7_241_732_096);
+    }
+
+    #[test]
+    fn typed_decode_bytes_agree_with_the_uniform_count() {
+        for d in [DType::BF16, DType::Q8_0, DType::Q4K] {
+            let by = decode_weight_bytes_by(&real(), &|_, _| d);
+            assert_eq!(by, decode_weight_bytes(&real(), d), "{d}");
+        }
+    }
+
+    #[test]
+    fn q4_k_m_decode_reads_what_llama_cpp_files_hold_less_the_table() {
+        use mistral_model::quantize::Scheme;
+        let c = real();
+        let s = Scheme::parse("q4_k_m").unwrap();
+        let b = decode_weight_bytes_by(&c, &|n, sh| s.tensor_dtype(n, sh, &c).dtype);
+        // llama.cpp's mistral-7b-instruct-v0.1 Q4_K_M file is 4.37 GB; less its Q4_K token table
+        // (32000·4096·4.5/8 = 73.7 MB), a decode step reads about 4.29 GB.
+        assert!((4.25e9..4.33e9).contains(&(b as f64)), "{b}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ fn build_model<B: RandomWeights>(
     let opts = ModelOptions {
         max_batch,
         context_limit,
+        ..ModelOptions::default()
     };
     let mut layers = cfg.num_hidden_layers;
     loop {
@@ -56,7 +57,7 @@ fn build_model<B: RandomWeights>(
                     } else {
                         (-0.035, 0.035)
                     };
-                    b.random_weights(shape, o.dtype, seed, lo, hi)
+                    b.random_weights(shape, o.tensor_dtype(&c, name, shape), seed, lo, hi)
                 })
                 .and_then(|w| Model::from_weights(b, c.clone(), w, opts))
             }
@@ -114,8 +115,10 @@ pub(crate) fn end_to_end<B: RandomWeights>(
     };
     let (mut model, note) = build_model(make, o, cfg, 512, context)?;
     let run_layers = model.cfg.num_hidden_layers;
-    let full_bytes = arith::decode_weight_bytes(cfg, o.dtype) as f64;
-    let scale = full_bytes / arith::decode_weight_bytes(&model.cfg, o.dtype) as f64;
+    let bytes_of =
+        |c: &MistralConfig| arith::decode_weight_bytes_by(c, &|n, s| o.tensor_dtype(c, n, s));
+    let full_bytes = bytes_of(cfg) as f64;
+    let scale = full_bytes / bytes_of(&model.cfg) as f64;
     let mut rng = Rng::new(5);
     let mut ids = |n: usize| {
         (0..n)

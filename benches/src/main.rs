@@ -11,6 +11,7 @@ use mistral_benches::weights::RandomWeights;
 use mistral_core::DType;
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
+use mistral_model::quantize::Scheme;
 use mistral_wgpu::{WgpuBackend, WgpuOptions};
 
 #[derive(Parser, Debug)]
@@ -41,6 +42,11 @@ struct Args {
     /// block format (q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k; CPU only for now).
     #[arg(long, default_value = "bf16")]
     dtype: String,
+    /// Random weights quantized as a llama.cpp mixture (q4_k_m, q5_k_m) or one block format for
+    /// every matrix (q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k), by llama.cpp's per-tensor rules;
+    /// overrides --dtype.
+    #[arg(long)]
+    quant: Option<String>,
     /// Run the CPU backend on the true 7B shape instead of the reduced one (slow: minutes).
     #[arg(long)]
     cpu_full: bool,
@@ -166,12 +172,29 @@ fn main() -> ExitCode {
         },
         None => dtype,
     };
+    let scheme = match a.quant.as_deref().map(Scheme::parse) {
+        Some(Ok(s)) if a.model.is_some() => {
+            eprintln!(
+                "error: --quant {}: random weights only; --model brings its own types",
+                s.name()
+            );
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: --quant: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
+    let dtype = scheme.as_ref().map_or(dtype, |s| s.default_dtype());
     let base = Options {
         quick: a.quick,
         filter: a.filter.clone(),
         model_dir: a.model.clone(),
         reduced: false,
         dtype,
+        scheme,
         decode_tokens: a.decode_tokens,
     };
     let want = |name: &str| a.backend == "all" || a.backend == name;

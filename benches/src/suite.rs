@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use mistral_core::ops::{AttentionParams, CopyParams, MatmulParams, RmsNormParams, RopeParams};
 use mistral_core::testutil::Rng;
 use mistral_core::{DType, HostTensor, Result};
+use mistral_model::quantize::Scheme;
 use mistral_model::MistralConfig;
 use rayon::prelude::*;
 
@@ -37,8 +38,51 @@ pub struct Options {
     /// Use [`REDUCED`] instead of the 7B shape.
     pub reduced: bool,
     pub dtype: DType,
+    /// A llama.cpp quantization mixture (`--quant q4_k_m`): each tensor of the random model gets
+    /// the type llama.cpp's rules give it, and kernel rows run every type a shape gets.
+    pub scheme: Option<Scheme>,
     /// Decode steps timed per end-to-end run, instead of the plan's.
     pub decode_tokens: Option<usize>,
+}
+
+impl Options {
+    /// The type of tensor `name` (Hugging Face name) of the random model: the scheme's choice, or
+    /// `dtype`. Norm weights of block-format models stay f32, as in GGUF files.
+    pub fn tensor_dtype(&self, cfg: &MistralConfig, name: &str, shape: &[usize]) -> DType {
+        match &self.scheme {
+            Some(s) => s.tensor_dtype(name, shape, cfg).dtype,
+            None if shape.len() < 2 && self.dtype.is_quantized() => DType::F32,
+            None => self.dtype,
+        }
+    }
+
+    /// Every type the tensors named `model.layers.{i}.{suffix}` (or `suffix` itself, for
+    /// `lm_head.weight`) get over the layers, in first-use order: one kernel row each.
+    pub fn dtypes_of(&self, cfg: &MistralConfig, suffix: &str, shape: &[usize]) -> Vec<DType> {
+        let names: Vec<String> = if suffix.contains('.') && !suffix.starts_with("lm_head") {
+            (0..cfg.num_hidden_layers)
+                .map(|l| format!("model.layers.{l}.{suffix}"))
+                .collect()
+        } else {
+            vec![suffix.to_string()]
+        };
+        let mut out = Vec::new();
+        for n in names {
+            let d = self.tensor_dtype(cfg, &n, shape);
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// What the rows are labelled with: the scheme's name or the dtype.
+    pub fn weights_label(&self) -> String {
+        match &self.scheme {
+            Some(s) => s.name(),
+            None => self.dtype.to_string(),
+        }
+    }
 }
 
 /// Sizes of each benchmark family for one run.
@@ -207,68 +251,77 @@ pub fn run<B: RandomWeights>(
     );
     // Decode GEMV: weight bytes over time, against copy bandwidth. Several copies of each weight
     // are rotated so that no run is served from L2.
+    // A mixture (q4_k_m) gives one shape several types (v_proj and down_proj: Q6_K in some
+    // layers): one row per type.
     let gemv = [
-        ("q_proj", q, h),
-        ("k_proj/v_proj", kv, h),
-        ("o_proj", h, q),
-        ("gate/up_proj", f, h),
-        ("down_proj", h, f),
-        ("lm_head", v, h),
+        ("q_proj", "self_attn.q_proj.weight", q, h),
+        ("k_proj/v_proj", "self_attn.k_proj.weight", kv, h),
+        ("k_proj/v_proj", "self_attn.v_proj.weight", kv, h),
+        ("o_proj", "self_attn.o_proj.weight", h, q),
+        ("gate/up_proj", "mlp.gate_proj.weight", f, h),
+        ("down_proj", "mlp.down_proj.weight", h, f),
+        ("lm_head", "lm_head.weight", v, h),
     ];
-    for (name, n_out, k) in gemv {
-        let key = format!("gemv/{name} {n_out}x{k} {}", o.dtype);
-        if !wanted(&key) {
-            continue;
+    let mut done = Vec::new();
+    for (name, tensor, n_out, k) in gemv {
+        for dtype in o.dtypes_of(&cfg, tensor, &[n_out, k]) {
+            let key = format!("gemv/{name} {n_out}x{k} {dtype}");
+            if !wanted(&key) || done.contains(&key) {
+                continue;
+            }
+            done.push(key);
+            let bytes = arith::gemv_bytes(n_out, k, dtype);
+            let copies = (256usize << 20)
+                .div_ceil(dtype.bytes_for(n_out * k).unwrap_or(n_out * k))
+                .clamp(1, 8);
+            let ws = (0..copies)
+                .map(|i| random(b, &[n_out, k], dtype, 10 + i as u64))
+                .collect::<Result<Vec<_>>>()?;
+            let (x, mut y) = (f32s(b, k, 2)?, b.zeros(n_out)?);
+            let mp = MatmulParams::new(1, n_out, k);
+            let t = time(b, 3, p.iters.max(copies), |i| {
+                b.matmul(&x, &ws[i % copies], &mut y, &mp)
+            })?;
+            let gbs = bytes as f64 / t.median / 1e9;
+            emit(
+                Row::new(
+                    "gemv",
+                    format!("{name} {n_out}x{k} {dtype}"),
+                    gbs,
+                    "GB/s",
+                    t,
+                )
+                .against(bw, "copy bandwidth"),
+            );
         }
-        let bytes = arith::gemv_bytes(n_out, k, o.dtype);
-        let copies = (256usize << 20)
-            .div_ceil(o.dtype.bytes_for(n_out * k).unwrap_or(n_out * k))
-            .clamp(1, 8);
-        let ws = (0..copies)
-            .map(|i| random(b, &[n_out, k], o.dtype, 10 + i as u64))
-            .collect::<Result<Vec<_>>>()?;
-        let (x, mut y) = (f32s(b, k, 2)?, b.zeros(n_out)?);
-        let mp = MatmulParams::new(1, n_out, k);
-        let t = time(b, 3, p.iters.max(copies), |i| {
-            b.matmul(&x, &ws[i % copies], &mut y, &mp)
-        })?;
-        let gbs = bytes as f64 / t.median / 1e9;
-        emit(
-            Row::new(
-                "gemv",
-                format!("{name} {n_out}x{k} {}", o.dtype),
-                gbs,
-                "GB/s",
-                t,
-            )
-            .against(bw, "copy bandwidth"),
-        );
     }
 
     // Prefill GEMM: TFLOP/s; the best of them is our measured matrix rate.
     let mut gemm_rows = Vec::new();
     for &m in &p.gemm_m {
-        for (name, n_out, k) in [
-            ("o_proj", h, q),
-            ("gate/up_proj", f, h),
-            ("down_proj", h, f),
+        for (name, tensor, n_out, k) in [
+            ("o_proj", "self_attn.o_proj.weight", h, q),
+            ("gate/up_proj", "mlp.gate_proj.weight", f, h),
+            ("down_proj", "mlp.down_proj.weight", h, f),
         ] {
-            let key = format!("gemm/{name} M={m} {n_out}x{k}");
-            if !wanted(&key) {
-                continue;
+            for dtype in o.dtypes_of(&cfg, tensor, &[n_out, k]) {
+                let key = format!("gemm/{name} M={m} {n_out}x{k} {dtype}");
+                if !wanted(&key) {
+                    continue;
+                }
+                let w = random(b, &[n_out, k], dtype, 20)?;
+                let (x, mut y) = (f32s(b, m * k, 3)?, b.zeros(m * n_out)?);
+                let mp = MatmulParams::new(m, n_out, k);
+                let t = time(b, 1, p.iters.min(5), |_| b.matmul(&x, &w, &mut y, &mp))?;
+                let tf = arith::matmul_flops(m, n_out, k) as f64 / t.median / 1e12;
+                gemm_rows.push(Row::new(
+                    "gemm",
+                    format!("{name} M={m} {n_out}x{k} {dtype}"),
+                    tf,
+                    "TFLOP/s",
+                    t,
+                ));
             }
-            let w = random(b, &[n_out, k], o.dtype, 20)?;
-            let (x, mut y) = (f32s(b, m * k, 3)?, b.zeros(m * n_out)?);
-            let mp = MatmulParams::new(m, n_out, k);
-            let t = time(b, 1, p.iters.min(5), |_| b.matmul(&x, &w, &mut y, &mp))?;
-            let tf = arith::matmul_flops(m, n_out, k) as f64 / t.median / 1e12;
-            gemm_rows.push(Row::new(
-                "gemm",
-                format!("{name} M={m} {n_out}x{k} {}", o.dtype),
-                tf,
-                "TFLOP/s",
-                t,
-            ));
         }
     }
     let peak = gemm_rows.iter().map(|r| r.value).fold(0.0, f64::max);
@@ -381,7 +434,7 @@ pub fn run<B: RandomWeights>(
     if wanted(&format!("elementwise/rms_norm {rows}x{h}")) {
         let (x, w, mut out) = (
             f32s(b, rows * h, 12)?,
-            random(b, &[h], o.dtype, 13)?,
+            random(b, &[h], o.tensor_dtype(&cfg, "model.norm.weight", &[h]), 13)?,
             b.zeros(rows * h)?,
         );
         let np = RmsNormParams {

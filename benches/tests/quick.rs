@@ -186,11 +186,50 @@ fn the_filter_selects_single_figures() {
     }
 }
 
+/// `--quant q4_k_m`: llama.cpp's mixture gives v_proj and down_proj Q6_K in some layers, so
+/// those shapes get a row per type, and the lm_head is Q6_K.
+#[test]
+fn a_quantization_mixture_gets_a_row_per_type() {
+    let out = bench(&[
+        "--quick",
+        "--backend",
+        "cpu",
+        "--quant",
+        "q4_k_m",
+        "--filter",
+        "gemv/",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "| gemv/q_proj 512x512 q4_k ",
+        "| gemv/k_proj/v_proj 128x512 q4_k ",
+        "| gemv/k_proj/v_proj 128x512 q6_k ",
+        "| gemv/down_proj 512x1792 q4_k ",
+        "| gemv/down_proj 512x1792 q6_k ",
+        "| gemv/lm_head 4000x512 q6_k ",
+    ] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+    assert!(!table.contains("bf16"), "{table}");
+}
+
 #[test]
 fn bad_options_are_one_line_errors() {
     let out = bench(&["--backend", "tpu"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--backend \"tpu\""));
+    let out = bench(&["--quant", "q3_k_xs"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --quant") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -62,6 +62,18 @@ MISTRAL_CUDA_FAST_GEMM=1 timeout 120 bundle/mistral-bench --quick --backend cuda
   >bundle/logs/bench-fastgemm.md 2>bundle/logs/bench-fastgemm.err
 echo "mistral-bench GEMM with MISTRAL_CUDA_FAST_GEMM=1: rc=$?"
 cat bundle/logs/bench-fastgemm.md
+# Quantized weights (issue #13): Q4_K and Q8_0 decode GEMVs against copy bandwidth, and Q4_K_M
+# decode end to end against its own limit, on CUDA and on wgpu (the laptop path) on the same card.
+for backend in cuda wgpu; do
+  for q in "--dtype q4_k --filter gemv/" "--dtype q8_0 --filter gemv/" "--quant q4_k_m --filter e2e/decode"; do
+    tag=$(echo "$backend $q" | tr -c 'a-z0-9_\n' '-' | tr -s '-')
+    # shellcheck disable=SC2086
+    timeout 120 bundle/mistral-bench --quick --backend $backend $q \
+      >"bundle/logs/bench-$tag.md" 2>"bundle/logs/bench-$tag.err"
+    echo "mistral-bench --backend $backend $q: rc=$?"
+    grep '^| [ge]' "bundle/logs/bench-$tag.md"
+  done
+done
 
 echo
 echo "== failures and benchmark lines (full logs in bundle/logs/) =="

@@ -186,10 +186,21 @@ pub fn load_model<B: mistral_core::Backend>(
     dir: &Path,
     max_batch: usize,
 ) -> mistral_model::Model<B> {
+    load_model_kv(b, dir, max_batch, None)
+}
+
+/// [`load_model`] with the KV cache in `kv_dtype` (`None`: the backend's default).
+pub fn load_model_kv<B: mistral_core::Backend>(
+    b: B,
+    dir: &Path,
+    max_batch: usize,
+    kv_dtype: Option<mistral_core::DType>,
+) -> mistral_model::Model<B> {
     let (cfg, host) = mistral_model::HostWeights::load(dir).expect("load model");
     let opts = mistral_model::ModelOptions {
         max_batch,
         context_limit: 8192,
+        kv_dtype,
     };
     mistral_model::Model::new(b, cfg, &host, opts, &mut |_, _| {}).expect("model on backend")
 }

@@ -85,7 +85,8 @@ pub fn run(case: &Case, inp: &Inputs) -> Vec<f32> {
             }
             x
         }
-        Op::Attention { p } => {
+        // The cache inputs hold values already rounded to the case's cache dtype.
+        Op::Attention { p, .. } => {
             let (q, kn, vn, kc, vc) = (inp.f32(0), inp.f32(1), inp.f32(2), inp.f32(3), inp.f32(4));
             let d = p.head_dim;
             let kv_row = p.n_kv_heads * d;
@@ -138,10 +139,15 @@ pub fn run(case: &Case, inp: &Inputs) -> Vec<f32> {
             .zip(inp.f32(1))
             .map(|(a, b)| a + b)
             .collect(),
-        Op::Copy { p, .. } => {
+        // Each value rounded to the destination's dtype (to nearest even).
+        Op::Copy { p, dst: dtype, .. } => {
             let (src, mut dst) = (inp.f32(0), inp.f32(1));
-            dst[p.dst_offset..p.dst_offset + p.len]
-                .copy_from_slice(&src[p.src_offset..p.src_offset + p.len]);
+            for (d, s) in dst[p.dst_offset..p.dst_offset + p.len]
+                .iter_mut()
+                .zip(&src[p.src_offset..p.src_offset + p.len])
+            {
+                *d = dtype.round(*s);
+            }
             dst
         }
         Op::Argmax { cols, .. } => inp

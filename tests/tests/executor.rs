@@ -21,6 +21,7 @@ fn model(dir: &std::path::Path, max_batch: usize) -> Model<CpuBackend> {
     let opts = ModelOptions {
         max_batch,
         context_limit: 64,
+        kv_dtype: None,
     };
     Model::new(CpuBackend::new(), cfg, &host, opts, &mut |_, _| {}).unwrap()
 }

@@ -69,6 +69,36 @@ fn parse_window(s: &str) -> Result<WindowOverride, String> {
     }
 }
 
+/// A size in bytes: a number with an optional unit, `B`, `kB`/`MB`/`GB` (powers of 1000) or
+/// `KiB`/`MiB`/`GiB` (powers of 1024), case-insensitive.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a size: use e.g. 6GB, 5.5GiB or 800MB"
+            ))
+        }
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v > 0.0 && (v * scale).is_finite() => Ok((v * scale).round() as u64),
+        _ => Err(format!(
+            "{s:?} is not a size: use e.g. 6GB, 5.5GiB or 800MB"
+        )),
+    }
+}
+
 /// Where the model comes from and what runs it.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
@@ -100,10 +130,20 @@ pub struct ModelArgs {
     /// wgpu: use only the portable shader paths (no f16 extension, no subgroups).
     #[arg(long)]
     pub portable: bool,
+    /// wgpu: device memory the model may use, e.g. `6GB`, `5.5GiB` or `800MB`. wgpu cannot ask
+    /// the driver what is free, so with a budget a model that does not fit is refused before
+    /// upload (CUDA always checks its free memory).
+    #[arg(long, value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
     /// Quantize the weights while loading: q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k, or a
     /// llama.cpp mixture (q4_k_m, q5_k_m). Norms stay as they are.
     #[arg(long)]
     pub quant: Option<String>,
+    /// The KV cache's dtype: f32, f16 or bf16 (16-bit halves its memory and the bytes attention
+    /// reads per token). Default: the backend's, f32 on all three (rounding the cache moves
+    /// logits by up to ~1e-2). Checked when the model loads, so a bad name is a one-line error.
+    #[arg(long)]
+    pub kv_dtype: Option<String>,
 }
 
 /// How tokens are chosen and when generation stops.
@@ -258,4 +298,21 @@ pub struct QuantizeArgs {
     /// `none` to record none. Default: the source's.
     #[arg(long, value_parser = parse_window)]
     pub sliding_window: Option<WindowOverride>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("6GB"), Ok(6_000_000_000));
+        assert_eq!(parse_bytes("5.5GiB"), Ok(5_905_580_032));
+        assert_eq!(parse_bytes("800 mb"), Ok(800_000_000));
+        assert_eq!(parse_bytes("1KiB"), Ok(1024));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        for bad in ["", "GB", "-1GB", "0", "6TB", "1.2.3GB", "six"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
 }

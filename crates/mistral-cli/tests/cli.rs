@@ -232,6 +232,59 @@ fn bad_input_gives_one_line_errors() {
     .contains("cuda"));
 }
 
+/// wgpu cannot ask the driver what is free: `--memory-budget` makes a model that does not fit one
+/// clear error before the upload, naming everything the backend would hold.
+#[test]
+fn a_model_past_the_memory_budget_is_refused_before_upload() {
+    if std::env::var_os("MISTRAL_SKIP_WGPU").is_some() {
+        return;
+    }
+    let dir = random_model(TINY_CONFIG, DType::BF16, 1);
+    let m = path(dir.path());
+    let gen = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,2",
+            "--backend",
+            "wgpu",
+        ];
+        args.extend_from_slice(extra);
+        fails(&args)
+    };
+    let err = gen(&["--memory-budget", "1kB"]);
+    // By hand from TINY_CONFIG: bf16 weights 2·(2·100·64 + 64 + 2·(2·64·64 + 2·16·64 + 3·96·64
+    // + 2·64)) = 140928 B; KV cache 2 layers · K,V · 8 slots (the window) · 16 · 4 B = 2048 B;
+    // activations 256 rows · (3·64 + 2·64 + 2·16 + 3·96 + 100) · 4 B = 757760 B.
+    assert!(err.contains("needs 900736 bytes, 1000 available"), "{err}");
+    assert!(
+        err.contains("weights 140.93 kB, KV cache 2.05 kB (f32, 8 slots), activations 757.76 kB"),
+        "{err}"
+    );
+    // A usage error: clap's own message, with its hint line.
+    let bad = mistral(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1",
+        "--memory-budget",
+        "lots",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"lots\" is not a size"));
+    // One activation block past the adapter's per-buffer limit (lavapipe: 128 MiB; others more).
+    let wide = gen(&["--max-batch", "100000000"]);
+    assert!(
+        wide.contains(
+            "the activations of one --max-batch block needs one buffer of 40000000000 bytes"
+        ),
+        "{wide}"
+    );
+}
+
 /// Reads the `logits` tensor of a `mistral logits` output file.
 fn read_logits(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap();
@@ -379,4 +432,49 @@ fn compare_locates_the_first_diverging_op() {
     // Far below f32 reordering noise: the embedding gather is exact, the first norm is not.
     let err = fails(&args("1e-12"));
     assert!(err.contains("first divergence at layer.0."), "{err}");
+}
+
+#[test]
+fn kv_dtype_sets_the_cache_type_and_refuses_other_names() {
+    let dir = random_model(TINY_CONFIG, DType::BF16, 1);
+    let m = path(dir.path());
+    let gen = |kv: &str| {
+        mistral(&[
+            "generate",
+            "--model",
+            m,
+            "--tokens",
+            "1,7,8",
+            "--max-new-tokens",
+            "6",
+            "--temperature",
+            "0",
+            "--json",
+            "--kv-dtype",
+            kv,
+        ])
+    };
+    for kv in ["f32", "f16", "bf16"] {
+        let out = gen(kv);
+        assert!(
+            out.status.success(),
+            "--kv-dtype {kv}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!v["generated_ids"].as_array().unwrap().is_empty(), "{kv}");
+    }
+    let err = fails(&[
+        "generate",
+        "--model",
+        m,
+        "--tokens",
+        "1,7",
+        "--kv-dtype",
+        "f8",
+    ]);
+    assert!(
+        err.contains("\"f8\"") && err.contains("expected f32, f16 or bf16"),
+        "{err}"
+    );
 }

@@ -1,8 +1,10 @@
 //! The `Backend` trait: what the CPU reference, CUDA and wgpu each implement.
 //!
 //! Conventions shared by every op:
-//! - Tensors are flat, row-major device buffers. Activations, the KV cache and logits are f32;
-//!   weights may be f32, f16 or bf16 ([`Backend::supports`] says which a backend takes).
+//! - Tensors are flat, row-major device buffers. Activations and logits are f32; the KV cache is
+//!   f32, f16 or bf16 ([`Backend::zeros_dtype`], written by [`Backend::copy`] and read by
+//!   [`Backend::attention`]); weights may be f32, f16, bf16 or block-quantized
+//!   ([`Backend::supports`] says which a backend takes).
 //! - Ops write into preallocated outputs; nothing is allocated per step.
 //! - Shapes are given by the op's parameter struct (see [`crate::ops`]); backends call its `check`
 //!   first so a mismatch is the same clear [`Error::Shape`](crate::Error::Shape) everywhere.
@@ -37,6 +39,26 @@ pub trait Backend {
 
     /// A zero-filled f32 buffer of `len` elements (activations, KV cache, logits).
     fn zeros(&self, len: usize) -> Result<Self::Tensor>;
+
+    /// A zero-filled buffer of `len` elements of a float `dtype` (f32, f16 or bf16): the KV cache.
+    /// It holds the stored dtype (two bytes an element for f16/bf16), written by [`Backend::copy`]
+    /// and read by [`Backend::attention`]. The default forwards f32 to [`Backend::zeros`] and
+    /// refuses the others.
+    fn zeros_dtype(&self, len: usize, dtype: DType) -> Result<Self::Tensor> {
+        match dtype {
+            DType::F32 => self.zeros(len),
+            other => Err(unsupported_kv_dtype(&self.name(), other)),
+        }
+    }
+
+    /// The KV-cache dtype a model uses on this backend when none is asked for. f32 everywhere: a
+    /// GPU backend may prefer f16 (half the memory and the cache reads) once its golden-model tests
+    /// (logits within 1e-3 of the f32-cache reference) pass with it. They do not: rounding the
+    /// cache to f16 moves the goldens' logits by up to 1.1e-2 (NMSE 1e-7 to 4e-7; greedy ids are
+    /// unchanged), while the kernels match a CPU keeping the same f16 cache within 1e-3.
+    fn default_kv_dtype(&self) -> DType {
+        DType::F32
+    }
 
     /// Copies a host tensor (typically a weight) to the device, keeping its dtype.
     fn upload(&self, t: &HostTensor) -> Result<Self::Tensor>;
@@ -156,6 +178,10 @@ pub trait Backend {
     /// `k_new[j - start_pos]`, older ones from the cache. Scores are `q·k / sqrt(head_dim)`,
     /// softmax in f32. Requires `slots >= min(start_pos, window - 1)`: every past key a query of
     /// the block can see must still be in the cache.
+    ///
+    /// `k_cache` and `v_cache` share one dtype, f32, f16 or bf16 (a mismatch is a shape error);
+    /// 16-bit entries are widened exactly to f32 when read, so the result is the f32 computation
+    /// over the stored (rounded) values. Every other tensor is f32.
     fn attention(
         &self,
         q: &Self::Tensor,
@@ -180,11 +206,23 @@ pub trait Backend {
     fn add(&self, x: &mut Self::Tensor, y: &Self::Tensor, len: usize) -> Result<()>;
 
     /// Copies `p.len` f32s from `src[p.src_offset..]` to `dst[p.dst_offset..]` (KV-cache writes).
+    ///
+    /// `src` is f32; `dst` is f32, f16 or bf16 (the cache's dtype), each value rounded to nearest,
+    /// ties to even (`half`'s `from_f32`, CUDA's `cvt.rn`); `dst` elements outside the range keep
+    /// their values.
     fn copy(&self, src: &Self::Tensor, dst: &mut Self::Tensor, p: &CopyParams) -> Result<()>;
 
     /// Index of the largest value of each row of `x` (`[rows, cols]` f32), the first on ties.
     /// Only the ids travel back to the host.
     fn argmax(&self, x: &Self::Tensor, rows: usize, cols: usize) -> Result<Vec<u32>>;
+}
+
+/// The error a backend returns for a KV-cache dtype it cannot store (only f32, f16 and bf16 are
+/// cache dtypes).
+pub fn unsupported_kv_dtype(backend: &str, dtype: DType) -> crate::Error {
+    crate::Error::Unsupported(format!(
+        "the {backend} backend cannot keep the KV cache in {dtype}; use f32, f16 or bf16"
+    ))
 }
 
 /// The error a backend returns for weights in a dtype it has no kernels for: names the format and

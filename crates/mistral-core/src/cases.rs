@@ -46,8 +46,11 @@ pub enum Op {
     Rope {
         p: RopeParams,
     },
+    /// `kv`: the dtype the cache is stored in (f32, f16 or bf16); its values are generated
+    /// already rounded to it, so every side reads the same numbers.
     Attention {
         p: AttentionParams,
+        kv: DType,
     },
     Swiglu {
         len: usize,
@@ -55,10 +58,12 @@ pub enum Op {
     Add {
         len: usize,
     },
+    /// f32 `src` into a `dst` of dtype `dst` (a KV-cache write, rounded to nearest even).
     Copy {
         p: CopyParams,
         src_len: usize,
         dst_len: usize,
+        dst: DType,
     },
     Argmax {
         rows: usize,
@@ -100,6 +105,31 @@ fn rounded(rng: &mut Rng, shape: Vec<usize>, lo: f32, hi: f32, dtype: DType) -> 
 
 fn f32s(rng: &mut Rng, n: usize, lo: f32, hi: f32) -> HostTensor {
     rounded(rng, vec![n], lo, hi, DType::F32)
+}
+
+/// f32 values already rounded to `dtype` (the contents of a KV cache stored in it), so the f32
+/// input and the stored buffer hold the same numbers.
+fn stored(rng: &mut Rng, n: usize, lo: f32, hi: f32, dtype: DType) -> HostTensor {
+    let v: Vec<f32> = rng
+        .vec(n, lo, hi)
+        .into_iter()
+        .map(|x| dtype.round(x))
+        .collect();
+    HostTensor::from_f32(vec![n], &v, DType::F32)
+}
+
+/// Uploads f32 input `t` into a new `dtype` buffer through [`Backend::copy`], as the model fills
+/// its KV cache.
+fn upload_as<B: Backend>(b: &B, t: &HostTensor, dtype: DType) -> Result<B::Tensor> {
+    let len = t.numel();
+    let mut out = b.zeros_dtype(len, dtype)?;
+    let p = CopyParams {
+        src_offset: 0,
+        dst_offset: 0,
+        len,
+    };
+    b.copy(&b.upload(t)?, &mut out, &p)?;
+    Ok(out)
 }
 
 impl Case {
@@ -145,14 +175,14 @@ impl Case {
                 rounded(&mut rng, vec![p.n, p.k], -0.5, 0.5, dtype),
             ],
             Op::Rope { p } => vec![f32s(&mut rng, p.rows * p.heads * p.head_dim, -2.0, 2.0)],
-            Op::Attention { p } => {
+            Op::Attention { p, kv: cache } => {
                 let kv = p.n_kv_heads * p.head_dim;
                 vec![
                     f32s(&mut rng, p.n * p.n_heads * p.head_dim, -1.5, 1.5),
                     f32s(&mut rng, p.n * kv, -1.5, 1.5),
                     f32s(&mut rng, p.n * kv, -1.0, 1.0),
-                    f32s(&mut rng, p.slots * kv, -1.5, 1.5),
-                    f32s(&mut rng, p.slots * kv, -1.0, 1.0),
+                    stored(&mut rng, p.slots * kv, -1.5, 1.5, cache),
+                    stored(&mut rng, p.slots * kv, -1.0, 1.0, cache),
                 ]
             }
             Op::Swiglu { len } => vec![
@@ -164,11 +194,22 @@ impl Case {
                 f32s(&mut rng, len, -2.0, 2.0),
             ],
             Op::Copy {
-                src_len, dst_len, ..
+                src_len,
+                dst_len,
+                dst,
+                ..
             } => {
+                let mut src = rng.vec(src_len, -1.0, 1.0);
+                if dst != DType::F32 {
+                    // Magnitudes 2^-30 .. 2^15: f16's subnormals, values that round to zero and
+                    // its top binade, besides ordinary ones (bf16 keeps f32's range).
+                    for (i, v) in src.iter_mut().enumerate() {
+                        *v *= ((i % 46) as f32 - 30.0).exp2();
+                    }
+                }
                 vec![
-                    f32s(&mut rng, src_len, -1.0, 1.0),
-                    f32s(&mut rng, dst_len, -1.0, 1.0),
+                    HostTensor::from_f32(vec![src_len], &src, DType::F32),
+                    stored(&mut rng, dst_len, -1.0, 1.0, dst),
                 ]
             }
             Op::Argmax { rows, cols } => vec![f32s(&mut rng, rows * cols, -4.0, 4.0)],
@@ -307,9 +348,11 @@ impl Case {
                 b.rope(&mut x, &p)?;
                 b.download_f32(&x)
             }
-            Op::Attention { p } => {
+            Op::Attention { p, kv } => {
                 let mut out = b.zeros(p.n * p.n_heads * p.head_dim)?;
-                b.attention(&up(0)?, &up(1)?, &up(2)?, &up(3)?, &up(4)?, &mut out, &p)?;
+                let k_cache = upload_as(b, &inputs.tensors[3], kv)?;
+                let v_cache = upload_as(b, &inputs.tensors[4], kv)?;
+                b.attention(&up(0)?, &up(1)?, &up(2)?, &k_cache, &v_cache, &mut out, &p)?;
                 b.download_f32(&out)
             }
             Op::Swiglu { len } => {
@@ -322,10 +365,10 @@ impl Case {
                 b.add(&mut x, &up(1)?, len)?;
                 b.download_f32(&x)
             }
-            Op::Copy { p, .. } => {
-                let mut dst = up(1)?;
-                b.copy(&up(0)?, &mut dst, &p)?;
-                b.download_f32(&dst)
+            Op::Copy { p, dst, .. } => {
+                let mut out = upload_as(b, &inputs.tensors[1], dst)?;
+                b.copy(&up(0)?, &mut out, &p)?;
+                b.download_f32(&out)
             }
             Op::Argmax { rows, cols } => Ok(b
                 .argmax(&up(0)?, rows, cols)?
@@ -356,7 +399,54 @@ fn attn(
             window,
             slots: window,
         },
+        kv: DType::F32,
     }
+}
+
+/// `op` (an attention case) with its cache stored in `kv`.
+fn with_kv(op: Op, kv: DType) -> Op {
+    match op {
+        Op::Attention { p, .. } => Op::Attention { p, kv },
+        other => other,
+    }
+}
+
+/// The KV cache in f16 and bf16: attention over a cache stored in each, on every kernel path of
+/// the GPU backends (decode, split-K decode, SIMT and tensor-core prefill, a wrapped cache, long
+/// blocks), and the rounding copy that writes it, with offsets off a 32-bit word and magnitudes
+/// across f16's subnormal and top ranges. Tolerances are the f32 cache's: every side reads the
+/// same stored values and widens them exactly.
+fn kv_dtype_ops() -> Vec<Op> {
+    let w = LONG_WINDOW;
+    let mut ops = Vec::new();
+    for kv in [DType::F16, DType::BF16] {
+        for op in [
+            attn(1, 29, 8, 2, 128, 8),
+            attn(1, 300, 8, 2, 128, 256),
+            attn(3, 500, 4, 1, 64, 300),
+            attn(37, 100, 8, 2, 128, 40),
+            attn(70, 0, 6, 2, 48, 50),
+            attn(9, 30, 4, 4, 16, 24),
+            attn(65, 2 * w + 13, 4, 2, 16, w),
+            attn(257, 500, 4, 1, 128, w),
+            attn(1, 3 * w + 37, 8, 2, 16, w),
+        ] {
+            ops.push(with_kv(op, kv));
+        }
+        for (src_offset, dst_offset, len) in [(3, 17, 33), (0, 0, 64), (5, 2, 1), (1, 7, 46)] {
+            ops.push(Op::Copy {
+                p: CopyParams {
+                    src_offset,
+                    dst_offset,
+                    len,
+                },
+                src_len: 64,
+                dst_len: 71,
+                dst: kv,
+            });
+        }
+    }
+    ops
 }
 
 /// Prefill block lengths of the long-sequence cases: both sides of every row tile and chunk the
@@ -562,6 +652,7 @@ pub fn parity_cases() -> Vec<Case> {
     ops.push(attn(20, 300, 8, 2, 128, 256));
     ops.extend(long_sequence_ops());
     ops.extend(quantized_ops());
+    ops.extend(kv_dtype_ops());
     ops.push(Op::Swiglu { len: 1 });
     ops.push(Op::Swiglu { len: 14337 });
     ops.push(Op::Add { len: 4097 });
@@ -573,6 +664,7 @@ pub fn parity_cases() -> Vec<Case> {
         },
         src_len: 40,
         dst_len: 64,
+        dst: DType::F32,
     });
     ops.push(Op::Argmax {
         rows: 3,

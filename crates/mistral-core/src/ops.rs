@@ -1,7 +1,45 @@
 //! Op parameters (host-side semantics, in elements) with the shape checks every backend runs before
 //! launching. GPU backends mirror what they need into their own `#[repr(C)]` uniform structs.
 
-use crate::{Backend, Error, Result, TensorInfo};
+use crate::{Backend, DType, Error, Result, TensorInfo};
+
+/// The dtypes a KV cache may be stored in ([`Backend::zeros_dtype`]).
+pub const KV_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+/// Parses a `--kv-dtype` value (`f32`, `f16` or `bf16`, as [`DType::parse`] spells them); anything
+/// else is an `InvalidInput` error naming the choices.
+pub fn parse_kv_dtype(s: &str) -> Result<DType> {
+    DType::parse(s)
+        .filter(|d| KV_DTYPES.contains(d))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "unknown KV-cache dtype {s:?}: expected f32, f16 or bf16"
+            ))
+        })
+}
+
+/// `t` must hold f32s (activations): anything else is a caller bug, reported as a shape error
+/// instead of read with the wrong element size.
+fn want_f32(op: &'static str, what: &str, t: &impl TensorInfo) -> Result<()> {
+    if t.dtype() != DType::F32 {
+        return Err(Error::shape(
+            op,
+            format!("{what} must be f32, got {}", t.dtype()),
+        ));
+    }
+    Ok(())
+}
+
+/// `t` must be a KV-cache buffer: f32, f16 or bf16.
+fn want_kv(op: &'static str, what: &str, t: &impl TensorInfo) -> Result<()> {
+    if !KV_DTYPES.contains(&t.dtype()) {
+        return Err(Error::shape(
+            op,
+            format!("{what} must be f32, f16 or bf16, got {}", t.dtype()),
+        ));
+    }
+    Ok(())
+}
 
 fn need(op: &'static str, what: &str, t: &impl TensorInfo, len: usize) -> Result<()> {
     if t.len() < len {
@@ -164,6 +202,21 @@ impl AttentionParams {
                 ),
             ));
         }
+        want_f32(OP, "q", q)?;
+        want_f32(OP, "k_new", k_new)?;
+        want_f32(OP, "v_new", v_new)?;
+        want_f32(OP, "out", out)?;
+        want_kv(OP, "k_cache", k_cache)?;
+        if k_cache.dtype() != v_cache.dtype() {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "k_cache is {} but v_cache is {}: both caches must share one dtype",
+                    k_cache.dtype(),
+                    v_cache.dtype()
+                ),
+            ));
+        }
         let kv_row = self.n_kv_heads * self.head_dim;
         need(OP, "q", q, self.n * self.n_heads * self.head_dim)?;
         need(OP, "k_new", k_new, self.n * kv_row)?;
@@ -230,7 +283,8 @@ pub fn argmax_row(row: &[f32]) -> usize {
     best
 }
 
-/// A flat f32 copy: `dst[dst_offset + i] = src[src_offset + i]` for `i < len`.
+/// A flat copy `dst[dst_offset + i] = src[src_offset + i]` for `i < len`, from f32 into an f32, f16
+/// or bf16 `dst` (rounded to nearest even): see `Backend::copy`.
 #[derive(Clone, Copy, Debug)]
 pub struct CopyParams {
     pub src_offset: usize,
@@ -240,6 +294,8 @@ pub struct CopyParams {
 
 impl CopyParams {
     pub fn check(&self, src: &impl TensorInfo, dst: &impl TensorInfo) -> Result<()> {
+        want_f32("copy", "src", src)?;
+        want_kv("copy", "dst", dst)?;
         need("copy", "src", src, self.src_offset + self.len)?;
         need("copy", "dst", dst, self.dst_offset + self.len)
     }
@@ -338,6 +394,80 @@ mod tests {
         assert_eq!(p0.key_range(0), 0..=0);
         assert_eq!(p0.key_range(2), 0..=2);
         assert_eq!(p0.pairs(), (1 + 2 + 3) * 4);
+    }
+
+    /// A tensor that is only a dtype and a length, for the checks.
+    struct Fake(DType, usize);
+
+    impl TensorInfo for Fake {
+        fn dtype(&self) -> DType {
+            self.0
+        }
+        fn len(&self) -> usize {
+            self.1
+        }
+    }
+
+    #[test]
+    fn cache_dtypes_are_checked_and_parsed() {
+        let p = AttentionParams {
+            n: 1,
+            start_pos: 3,
+            n_heads: 2,
+            n_kv_heads: 1,
+            head_dim: 4,
+            window: 4,
+            slots: 4,
+        };
+        let f = |d| Fake(d, 16);
+        let ok = |k, v| {
+            p.check(
+                &f(DType::F32),
+                &f(DType::F32),
+                &f(DType::F32),
+                &f(k),
+                &f(v),
+                &f(DType::F32),
+            )
+        };
+        for d in KV_DTYPES {
+            assert!(ok(d, d).is_ok(), "{d}");
+        }
+        let err = ok(DType::F16, DType::BF16).unwrap_err().to_string();
+        assert!(err.contains("k_cache is f16 but v_cache is bf16"), "{err}");
+        let err = ok(DType::Q8_0, DType::Q8_0).unwrap_err().to_string();
+        assert!(
+            err.contains("k_cache must be f32, f16 or bf16, got q8_0"),
+            "{err}"
+        );
+        let err = p
+            .check(
+                &f(DType::F16),
+                &f(DType::F32),
+                &f(DType::F32),
+                &f(DType::F32),
+                &f(DType::F32),
+                &f(DType::F32),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("q must be f32"), "{err}");
+
+        let c = CopyParams {
+            src_offset: 0,
+            dst_offset: 0,
+            len: 4,
+        };
+        assert!(c.check(&f(DType::F32), &f(DType::BF16)).is_ok());
+        assert!(c.check(&f(DType::F16), &f(DType::F16)).is_err());
+        assert!(c.check(&f(DType::F32), &f(DType::Q4K)).is_err());
+
+        assert_eq!(parse_kv_dtype("F16").unwrap(), DType::F16);
+        assert_eq!(parse_kv_dtype("bfloat16").unwrap(), DType::BF16);
+        for bad in ["f8", "q8_0", ""] {
+            let err = parse_kv_dtype(bad).unwrap_err().to_string();
+            assert!(err.contains("expected f32, f16 or bf16"), "{err}");
+        }
     }
 
     #[test]

@@ -37,6 +37,18 @@ impl Backend for CpuBackend {
         Ok(CpuTensor::F32(vec![0.0; len]))
     }
 
+    /// f32 as [`Backend::zeros`]; f16/bf16 as two bytes an element (memory halves on the CPU too).
+    fn zeros_dtype(&self, len: usize, dtype: DType) -> Result<CpuTensor> {
+        match dtype {
+            DType::F32 => self.zeros(len),
+            DType::F16 | DType::BF16 => Ok(CpuTensor::Half {
+                dtype,
+                bytes: vec![0; 2 * len],
+            }),
+            other => Err(mistral_core::backend::unsupported_kv_dtype("cpu", other)),
+        }
+    }
+
     fn upload(&self, t: &HostTensor) -> Result<CpuTensor> {
         Ok(CpuTensor::from_host(t))
     }

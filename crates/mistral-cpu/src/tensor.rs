@@ -1,5 +1,5 @@
 //! CPU tensors: f32 activations in a `Vec`, f16/bf16/block-quantized weights left in their
-//! (memory-mapped) bytes.
+//! (memory-mapped) bytes, and f16/bf16 KV caches in owned bytes written in place.
 
 use mistral_core::{DType, Error, HostBytes, HostTensor, Result, TensorInfo};
 
@@ -11,6 +11,9 @@ pub enum CpuTensor {
     /// f16, bf16 or block-quantized weights, still in their little-endian bytes (zero-copy from the
     /// memory map).
     Packed { dtype: DType, bytes: HostBytes },
+    /// An f16 or bf16 KV cache: little-endian 16-bit values in owned bytes, rounded in by
+    /// `copy` and widened exactly by `attention` (`Backend::zeros_dtype`).
+    Half { dtype: DType, bytes: Vec<u8> },
 }
 
 impl CpuTensor {
@@ -32,7 +35,7 @@ impl CpuTensor {
                 op,
                 format!("buffer has {} elements, needs {len}", v.len()),
             )),
-            CpuTensor::Packed { dtype, .. } => Err(Error::shape(
+            CpuTensor::Packed { dtype, .. } | CpuTensor::Half { dtype, .. } => Err(Error::shape(
                 op,
                 format!("expected an f32 buffer, got {dtype}"),
             )),
@@ -46,7 +49,7 @@ impl CpuTensor {
                 format!("buffer has {} elements, needs {len}", v.len()),
             )),
             CpuTensor::F32(v) => Ok(v),
-            CpuTensor::Packed { dtype, .. } => Err(Error::shape(
+            CpuTensor::Packed { dtype, .. } | CpuTensor::Half { dtype, .. } => Err(Error::shape(
                 op,
                 format!("expected an f32 buffer, got {dtype}"),
             )),
@@ -63,6 +66,9 @@ impl CpuTensor {
                 let at = |e: usize| dtype.bytes_for(e).expect("whole blocks");
                 dtype.decode_into(&bytes.as_slice()[at(start)..at(start + out.len())], out)
             }
+            CpuTensor::Half { dtype, bytes } => {
+                dtype.decode_into(&bytes[2 * start..2 * (start + out.len())], out)
+            }
         }
     }
 
@@ -77,7 +83,7 @@ impl TensorInfo for CpuTensor {
     fn dtype(&self) -> DType {
         match self {
             CpuTensor::F32(_) => DType::F32,
-            CpuTensor::Packed { dtype, .. } => *dtype,
+            CpuTensor::Packed { dtype, .. } | CpuTensor::Half { dtype, .. } => *dtype,
         }
     }
 
@@ -85,6 +91,7 @@ impl TensorInfo for CpuTensor {
         match self {
             CpuTensor::F32(v) => v.len(),
             CpuTensor::Packed { dtype, bytes } => dtype.elems_in(bytes.len()),
+            CpuTensor::Half { bytes, .. } => bytes.len() / 2,
         }
     }
 }

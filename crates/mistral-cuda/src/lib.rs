@@ -17,6 +17,7 @@ mod graph;
 pub mod kernels;
 pub mod nvrtc;
 mod ops;
+mod planar;
 mod tensor;
 
 use std::collections::HashMap;
@@ -124,8 +125,11 @@ impl CudaBackend {
         lo: f32,
         hi: f32,
     ) -> Result<CudaTensor> {
-        if !self.supports(dtype) {
-            return Err(mistral_core::backend::unsupported_dtype("cuda", dtype));
+        if dtype.is_quantized() {
+            // The generator draws one value per element; block formats would need a quantizer.
+            return Err(Error::Unsupported(format!(
+                "cuda random: {dtype} weights cannot be drawn on the device (f32, f16, bf16 only)"
+            )));
         }
         let len: usize = shape.iter().product();
         let buf = self.alloc(len * dtype.block_bytes(), || {
@@ -206,9 +210,10 @@ impl Backend for CudaBackend {
         format!("cuda:{} {}", self.ordinal, self.dev.name)
     }
 
-    /// f32, f16 and bf16; the block-quantized formats have no CUDA kernels yet.
-    fn supports(&self, dtype: DType) -> bool {
-        !dtype.is_quantized()
+    /// Every dtype: f32, f16, bf16 and the block-quantized formats (stored in the planar layout
+    /// of `mistral_core::quant::planar`, converted in `planar.rs`).
+    fn supports(&self, _dtype: DType) -> bool {
+        true
     }
 
     fn zeros(&self, len: usize) -> Result<CudaTensor> {
@@ -221,20 +226,28 @@ impl Backend for CudaBackend {
         })
     }
 
+    /// f32, f16 or bf16 (the KV cache), `len` elements of the dtype's size.
+    fn zeros_dtype(&self, len: usize, dtype: DType) -> Result<CudaTensor> {
+        if !mistral_core::ops::KV_DTYPES.contains(&dtype) {
+            return Err(mistral_core::backend::unsupported_kv_dtype("cuda", dtype));
+        }
+        let buf = self.alloc(len * dtype.block_bytes(), || {
+            format!("a buffer of {len} {dtype} values")
+        })?;
+        Ok(CudaTensor {
+            buf,
+            dtype,
+            len,
+            dev: Arc::downgrade(&self.dev),
+        })
+    }
+
     fn upload(&self, t: &HostTensor) -> Result<CudaTensor> {
         if !self.supports(t.dtype) {
             return Err(mistral_core::backend::unsupported_dtype("cuda", t.dtype));
         }
-        let bytes = t.bytes.as_slice();
-        if bytes.len() != t.numel() * t.dtype.block_bytes() {
-            return Err(Error::InvalidInput(format!(
-                "upload: {} tensor {:?} has {} bytes, expected {}",
-                t.dtype,
-                t.shape,
-                bytes.len(),
-                t.numel() * t.dtype.block_bytes()
-            )));
-        }
+        let planar = planar::to_device_layout(t)?;
+        let bytes = planar.as_deref().unwrap_or(t.bytes.as_slice());
         let mut buf = self.alloc(bytes.len(), || {
             format!("uploading a {} tensor of shape {:?}", t.dtype, t.shape)
         })?;
@@ -252,9 +265,11 @@ impl Backend for CudaBackend {
         })
     }
 
+    /// Block formats come back dequantized: the planar bytes are regrouped into GGML blocks on
+    /// the host (`planar::from_device_layout`) and decoded as the CPU does.
     fn download_f32(&self, t: &CudaTensor) -> Result<Vec<f32>> {
         self.dev.flush()?;
-        let n = t.len * t.dtype.block_bytes();
+        let n = planar::device_bytes(t.dtype, t.len)?;
         let mut host = vec![0u8; n];
         if n > 0 {
             self.dev
@@ -264,7 +279,8 @@ impl Backend for CudaBackend {
         }
         self.synchronize()?;
         let mut out = vec![0.0f32; t.len];
-        t.dtype.decode_into(&host, &mut out);
+        t.dtype
+            .decode_into(&planar::from_device_layout(t.dtype, host), &mut out);
         Ok(out)
     }
 

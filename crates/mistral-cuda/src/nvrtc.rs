@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use cudarc::nvrtc::sys;
 use mistral_core::{Error, Result};
 
-use crate::kernels::{KernelFile, COMMON_HEADER};
+use crate::kernels::{KernelFile, HEADERS};
 
 const LIB_NAMES: [&str; 4] = [
     "libnvrtc.so.13",
@@ -197,19 +197,26 @@ pub fn compile(file: &KernelFile, arch: u32, verbose: bool) -> Result<Compiled> 
     ensure_loaded()?;
     let src = CString::new(file.source).map_err(|_| nul(file.name))?;
     let name = CString::new(file.name).map_err(|_| nul(file.name))?;
-    let hdr_src = CString::new(COMMON_HEADER.1).map_err(|_| nul(COMMON_HEADER.0))?;
-    let hdr_name = CString::new(COMMON_HEADER.0).map_err(|_| nul(COMMON_HEADER.0))?;
-    let headers = [hdr_src.as_ptr()];
-    let header_names = [hdr_name.as_ptr()];
+    let hdr_src = HEADERS
+        .iter()
+        .map(|(n, s)| CString::new(*s).map_err(|_| nul(n)))
+        .collect::<Result<Vec<_>>>()?;
+    let hdr_name = HEADERS
+        .iter()
+        .map(|(n, _)| CString::new(*n).map_err(|_| nul(n)))
+        .collect::<Result<Vec<_>>>()?;
+    let headers: Vec<*const c_char> = hdr_src.iter().map(|h| h.as_ptr()).collect();
+    let header_names: Vec<*const c_char> = hdr_name.iter().map(|h| h.as_ptr()).collect();
     let mut prog: sys::nvrtcProgram = std::ptr::null_mut();
-    // SAFETY: every pointer is a live NUL-terminated string; one header with its name.
+    // SAFETY: every pointer is a live NUL-terminated string; `headers.len()` headers, each with
+    // its name.
     check(
         unsafe {
             sys::nvrtcCreateProgram(
                 &mut prog,
                 src.as_ptr(),
                 name.as_ptr(),
-                1,
+                headers.len() as i32,
                 headers.as_ptr(),
                 header_names.as_ptr(),
             )
@@ -292,7 +299,7 @@ pub fn compile_error(file: &KernelFile, arch: u32, log: &str) -> String {
     );
     let mut shown = Vec::new();
     for line in log.lines() {
-        for (name, src) in [(file.name, file.source), COMMON_HEADER] {
+        for (name, src) in [(file.name, file.source)].into_iter().chain(HEADERS) {
             let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('(')) else {
                 continue;
             };

@@ -22,7 +22,7 @@ use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_model::generate::{generate, Flow, Greedy};
 use mistral_model::Logits;
-use mistral_tests::fixtures::{goldens, incremental_split, load_model};
+use mistral_tests::fixtures::{goldens, incremental_split, load_model, load_model_kv};
 
 fn backend() -> Option<CudaBackend> {
     let device = cuda_emu::install();
@@ -46,21 +46,15 @@ fn every_parity_case_matches_cpu() {
     let cpu = CpuBackend::new();
     let mut failures = Vec::new();
     let cases = parity_cases();
-    let mut refused = 0;
+    let mut quantized = 0;
     for case in &cases {
         let inputs = case.inputs();
-        if let Some(q) = case.weight_dtype().filter(|d| !gpu.supports(*d)) {
-            // Block formats have no CUDA kernels yet: the refusal names the format and backend.
-            match case.run(&gpu, &inputs) {
-                Err(e)
-                    if e.to_string().contains(&q.to_string()) && e.to_string().contains("cuda") =>
-                {
-                    refused += 1
-                }
-                other => failures.push(format!("{case}: expected a refusal, got {other:?}")),
-            }
-            continue;
-        }
+        // CUDA runs every weight dtype, block formats included: each case is compared.
+        assert!(
+            case.weight_dtype().is_none_or(|d| gpu.supports(d)),
+            "{case}"
+        );
+        quantized += case.weight_dtype().is_some_and(|d| d.is_quantized()) as usize;
         let want = case.run(&cpu, &inputs).expect("cpu");
         let got = match case.run(&gpu, &inputs) {
             Ok(v) => v,
@@ -78,22 +72,58 @@ fn every_parity_case_matches_cpu() {
         println!("FAIL {f}");
     }
     println!(
-        "parity: {} of {} cases passed ({refused} of them block formats, refused by name)",
+        "parity: {} of {} cases passed ({quantized} of them on block-quantized weights)",
         cases.len() - failures.len(),
         cases.len()
     );
     assert!(failures.is_empty(), "{} cases failed", failures.len());
 }
 
+/// Block formats need rows of whole blocks: an upload whose rows are not, and a matmul or
+/// embedding whose k (hidden) is not a multiple of the block, are refused with an error naming
+/// the format, never read out of bounds.
+#[test]
+fn rows_that_are_not_whole_blocks_are_refused() {
+    let Some(gpu) = backend() else { return };
+    let dtype = DType::Q8_0;
+    let values = mistral_core::rng::Rng::new(5).vec(96, -1.0, 1.0);
+    let mut t = HostTensor::from_f32(vec![1, 96], &values, dtype);
+    // The same 3 blocks as 2 rows of 48: not whole blocks.
+    t.shape = vec![2, 48];
+    let e = gpu.upload(&t).unwrap_err().to_string();
+    assert!(e.contains("q8_0") && e.contains("48"), "{e}");
+    // Uploaded as one row of 96, then used as [2, 48]: k = 48 is refused by name.
+    t.shape = vec![1, 96];
+    let w = gpu.upload(&t).unwrap();
+    let x = gpu
+        .upload(&HostTensor::from_f32(vec![48], &values[..48], DType::F32))
+        .unwrap();
+    let mut y = gpu.zeros(2).unwrap();
+    let e = gpu
+        .matmul(&x, &w, &mut y, &MatmulParams::new(1, 2, 48))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("q8_0 block") && e.contains("k = 48"), "{e}");
+    let mut out = gpu.zeros(48).unwrap();
+    let e = gpu
+        .embedding(&w, &[1], 48, &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("q8_0 block") && e.contains("hidden = 48"), "{e}");
+    // And the same tensor read back whole is the CPU's dequantization, bit for bit.
+    assert_bits_equal(&gpu.download_f32(&w).unwrap(), &t.to_f32(), "q8_0 download");
+}
+
 /// The opt-in one-term ("fast") tensor-core GEMM is not used by the backend; this pins that the
-/// default prefill path is the accurate one on the largest prefill case of the table.
+/// default prefill path is the accurate one on the largest prefill cases of the table, the
+/// block formats' tensor-core GEMM (integer levels × 3 bf16 activation terms) included.
 #[test]
 fn prefill_gemm_is_f32_class() {
     let Some(gpu) = backend() else { return };
     let cpu = CpuBackend::new();
     for case in parity_cases() {
-        if let Op::Matmul { p, dtype } = case.op {
-            if p.m >= 64 && !dtype.is_quantized() {
+        if let Op::Matmul { p, .. } = case.op {
+            if p.m >= 64 {
                 let inputs = case.inputs();
                 let want = case.run(&cpu, &inputs).unwrap();
                 let got = case.run(&gpu, &inputs).unwrap();
@@ -169,6 +199,18 @@ const GOLDEN: Tolerance = Tolerance {
     nmse: 1e-8,
 };
 
+/// Two engines each keeping an f16 KV cache: their k/v differ by f32 summation order before
+/// rounding, so now and then one value rounds to the neighbouring f16 (one f16 ulp, 2^-11
+/// relative) and later layers carry that on: measured max 3.0e-3 and NMSE up to 1.2e-8 (wgpu,
+/// portable, long320 and window8_bf16). NMSE 3e-8 still fails a backend that reads or stores the
+/// cache as f32 against an f16 reference (the f16 rounding alone gives NMSE 1.1e-7 to 4.3e-7 on
+/// the goldens).
+const F16_CACHE: Tolerance = Tolerance {
+    abs: 5e-3,
+    rel: 0.0,
+    nmse: 3e-8,
+};
+
 #[test]
 fn golden_models_match_cpu_end_to_end() {
     if backend().is_none() {
@@ -215,6 +257,53 @@ fn golden_models_match_cpu_end_to_end() {
         .unwrap();
         assert_eq!(&got, greedy, "{name}: greedy ids differ");
         println!("ok   {name}: greedy ids identical");
+    }
+}
+
+/// A 16-bit KV cache (`--kv-dtype f16`): prefill then decode with the cache in f16 matches the CPU
+/// reference keeping the same f16 cache within [`F16_CACHE`], and greedy ids stay
+/// transformers'. (Against the f32-cache reference the f16 rounding itself moves the goldens'
+/// logits by up to 1.1e-2, outside 1e-3: why f32 stays the default, see `default_kv_dtype`.)
+#[test]
+fn golden_models_with_an_f16_cache_match_the_cpu_with_the_same_cache() {
+    if backend().is_none() {
+        return;
+    }
+    let kv = Some(DType::F16);
+    for g in goldens() {
+        let all = g.tokens.len();
+        let (split, _) = incremental_split(all);
+        let run = |m: &mut Forward| {
+            let mut v = m(&g.tokens[..split], 0, Logits::All);
+            for t in split..all {
+                v.extend(m(&g.tokens[t..t + 1], t, Logits::Last));
+            }
+            v
+        };
+        let mut cpu = load_model_kv(CpuBackend::new(), &g.dir, 256, kv);
+        let mut gpu = load_model_kv(backend().unwrap(), &g.dir, 256, kv);
+        assert_eq!(gpu.kv_dtype(), DType::F16);
+        let want = run(&mut |t, p, l| cpu.forward(t, p, l).unwrap());
+        let got = run(&mut |t, p, l| gpu.forward(t, p, l).unwrap());
+        let what = format!("{} f16 cache, prefill {split}", g.name);
+        let s = compare(&what, &got, &want, F16_CACHE).unwrap_or_else(|e| panic!("{e}"));
+        println!("ok   {what}: {s}");
+        let mut gpu = load_model_kv(backend().unwrap(), &g.dir, 256, kv);
+        let ids = generate(
+            &mut gpu,
+            &g.prompt,
+            0,
+            g.greedy.len(),
+            &[],
+            &mut Greedy,
+            &mut |_| Flow::Continue,
+        )
+        .unwrap();
+        assert_eq!(
+            ids, g.greedy,
+            "{}: greedy ids differ with an f16 cache",
+            g.name
+        );
     }
 }
 
@@ -323,14 +412,12 @@ fn a_buffer_dropped_mid_recording_outlives_its_kernels() {
 }
 
 /// The fused decode GEMVs are bit-identical to the unfused ops they replace (`gemv3` against
-/// three matmuls, `gemv_swiglu` against two matmuls and SwiGLU), for every weight dtype.
+/// three matmuls, `gemv_swiglu` against two matmuls and SwiGLU), for every weight dtype, block
+/// formats included.
 #[test]
 fn fused_decode_gemvs_equal_the_unfused_ops_bit_for_bit() {
     let Some(gpu) = backend() else { return };
-    for (i, dtype) in [DType::F32, DType::F16, DType::BF16]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, dtype) in DType::ALL.into_iter().enumerate() {
         let mut rng = mistral_core::rng::Rng::new(70 + i as u64);
         let k = 256;
         let x = gpu

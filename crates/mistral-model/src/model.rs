@@ -3,7 +3,7 @@
 //! prompt is processed in blocks of `max_batch` tokens.
 
 use mistral_core::ops::{AttentionParams, MatmulParams, Projection, RmsNormParams, RopeParams};
-use mistral_core::{Backend, Error, Result};
+use mistral_core::{Backend, DType, Error, Result};
 
 use crate::capture::Capture;
 use crate::kv_cache::KvCache;
@@ -21,6 +21,9 @@ pub struct ModelOptions {
     pub max_batch: usize,
     /// Positions past this are refused with a clear error.
     pub context_limit: usize,
+    /// The KV cache's dtype (f32, f16 or bf16); `None` takes the backend's
+    /// [`Backend::default_kv_dtype`] (f32 on the CPU reference).
+    pub kv_dtype: Option<DType>,
 }
 
 impl Default for ModelOptions {
@@ -28,6 +31,7 @@ impl Default for ModelOptions {
         ModelOptions {
             max_batch: 256,
             context_limit: DEFAULT_CONTEXT_LIMIT,
+            kv_dtype: None,
         }
     }
 }
@@ -116,7 +120,14 @@ impl<B: Backend> Model<B> {
         }
         // The cache needs no more rows than positions that can exist.
         let slots = cfg.window().unwrap_or(usize::MAX).min(opts.context_limit);
-        let cache = KvCache::new(&backend, cfg.num_hidden_layers, slots, cfg.kv_dim())?;
+        let kv_dtype = opts.kv_dtype.unwrap_or_else(|| backend.default_kv_dtype());
+        let cache = KvCache::new(
+            &backend,
+            cfg.num_hidden_layers,
+            slots,
+            cfg.kv_dim(),
+            kv_dtype,
+        )?;
         let b = opts.max_batch;
         let z = |n: usize| backend.zeros(b * n);
         let s = Scratch {
@@ -147,6 +158,11 @@ impl<B: Backend> Model<B> {
     /// The options the model was built with (they size its buffers and cache).
     pub fn opts(&self) -> ModelOptions {
         self.opts
+    }
+
+    /// The dtype the KV cache is stored in (the option's, or the backend's default).
+    pub fn kv_dtype(&self) -> DType {
+        self.cache.dtype
     }
 
     /// The backend the model runs on.

@@ -63,6 +63,7 @@ fn logits(cfg: &MistralConfig, w: &HostWeights, tokens: &[u32]) -> Vec<f32> {
     let opts = ModelOptions {
         max_batch: 64,
         context_limit: 256,
+        kv_dtype: None,
     };
     let mut m = Model::new(CpuBackend::new(), cfg.clone(), w, opts, &mut |_, _| {}).unwrap();
     m.forward(tokens, 0, Logits::All).unwrap()

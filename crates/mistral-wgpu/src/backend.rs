@@ -108,6 +108,15 @@ impl WgpuBackend {
         self.subgroups
     }
 
+    /// The largest buffer this adapter binds (its storage-binding and buffer-size limits):
+    /// weights are split by rows past it, activations and each layer's KV cache must fit in it.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        let limit = self.ctx.device.limits();
+        limit
+            .max_storage_buffer_binding_size
+            .min(limit.max_buffer_size)
+    }
+
     /// Best-effort check, before uploading, that `bytes` of weights plus activations can live on this
     /// adapter. wgpu does not expose free device memory, so this checks
     /// [`WgpuOptions::memory_budget_bytes`] when set; allocation failures past the driver's reported
@@ -194,13 +203,33 @@ impl Backend for WgpuBackend {
         )
     }
 
-    /// f32, f16 and bf16; the block-quantized formats have no WGSL kernels yet.
-    fn supports(&self, dtype: DType) -> bool {
-        !dtype.is_quantized()
+    /// Every dtype: f32, f16, bf16 and the seven GGML block formats (kept as the file's blocks and
+    /// decoded in place by `shaders/quant.wgsl`).
+    fn supports(&self, _dtype: DType) -> bool {
+        true
     }
 
     fn zeros(&self, len: usize) -> Result<WgpuTensor> {
         self.f32_zeros("activation", len)
+    }
+
+    /// f32, f16 or bf16 (the KV cache); 16-bit values packed two to a `u32` word, low half first.
+    fn zeros_dtype(&self, len: usize, dtype: DType) -> Result<WgpuTensor> {
+        if !mistral_core::ops::KV_DTYPES.contains(&dtype) {
+            return Err(mistral_core::backend::unsupported_kv_dtype("wgpu", dtype));
+        }
+        let bytes = (len * dtype.block_bytes()) as u64;
+        Ok(WgpuTensor {
+            parts: vec![Part {
+                buffer: self.buffer("KV cache", bytes)?,
+                row0: 0,
+                rows: 1,
+                bytes,
+            }],
+            dtype,
+            len,
+            row_len: len,
+        })
     }
 
     fn upload(&self, t: &HostTensor) -> Result<WgpuTensor> {
@@ -209,7 +238,7 @@ impl Backend for WgpuBackend {
         }
         let data = t.bytes.as_slice();
         let len = t.numel();
-        if data.len() != len * t.dtype.block_bytes() {
+        if t.dtype.bytes_for(len) != Some(data.len()) {
             return Err(Error::shape(
                 "upload",
                 format!("{} bytes for {len} {} elements", data.len(), t.dtype),
@@ -222,7 +251,17 @@ impl Backend for WgpuBackend {
             .filter(|_| t.shape.len() > 1)
             .unwrap_or(1);
         let row_len = len.checked_div(rows).unwrap_or(0);
-        let row_bytes = (row_len * t.dtype.block_bytes()) as u64;
+        // A block-quantized weight splits by whole rows, so rows must be whole blocks.
+        let row_bytes = t.dtype.bytes_for(row_len).ok_or_else(|| {
+            Error::shape(
+                "upload",
+                format!(
+                    "rows of {row_len} elements are not whole {} blocks of {}",
+                    t.dtype,
+                    t.dtype.block_elems()
+                ),
+            )
+        })? as u64;
         // Only a matrix is split (by rows), and only past the part limit; anything else gets one
         // buffer, which `buffer` checks against the device's own limits.
         let rows_per_part = if rows <= 1 || data.len() as u64 <= self.max_part_bytes {
@@ -270,8 +309,9 @@ impl Backend for WgpuBackend {
         let srcs: Vec<_> = t.parts.iter().map(|p| (&p.buffer, p.bytes)).collect();
         let bytes = self.ctx.read_back(&srcs)?;
         let mut out = vec![0.0; t.len];
-        t.dtype
-            .decode_into(&bytes[..t.len * t.dtype.block_bytes()], &mut out);
+        // `upload` checked that the elements are whole blocks.
+        let n = t.dtype.bytes_for(t.len).unwrap_or(0);
+        t.dtype.decode_into(&bytes[..n], &mut out);
         Ok(out)
     }
 

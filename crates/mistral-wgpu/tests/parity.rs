@@ -36,6 +36,7 @@ fn wgpu_cases() -> Vec<Case> {
             dtype,
         });
     }
+    ops.extend(quantized_ops());
     ops.push(Op::RmsNorm {
         rows: 2,
         dim: 257,
@@ -54,6 +55,7 @@ fn wgpu_cases() -> Vec<Case> {
             window,
             slots,
         },
+        kv: DType::F32,
     };
     ops.push(attn(1, 299, 300, 300));
     ops.push(attn(1, 700, 300, 300));
@@ -82,6 +84,7 @@ fn wgpu_cases() -> Vec<Case> {
                 window,
                 slots,
             },
+            kv: DType::F32,
         });
     }
     ops.into_iter()
@@ -91,6 +94,41 @@ fn wgpu_cases() -> Vec<Case> {
             seed: 5000 + i as u64,
         })
         .collect()
+}
+
+/// Every block format beyond the shared table's sizes: one block per row (k = block), decode from
+/// an x row past the first, 300 rows of 512 (several GEMV workgroups, and split into 5 to 8 parts
+/// under the "split" config), a prefill over two 64-row tiles each way, the fused gate/up SwiGLU
+/// in decode, and a 1000-row table (split too).
+fn quantized_ops() -> Vec<Op> {
+    let mut ops = Vec::new();
+    for dtype in DType::QUANTIZED {
+        let block = dtype.block_elems();
+        for p in [
+            MatmulParams::new(1, 5, block),
+            MatmulParams {
+                m: 1,
+                n: 7,
+                k: block,
+                x_row: 3,
+            },
+            MatmulParams::new(1, 300, 512),
+            MatmulParams::new(65, 129, 512),
+        ] {
+            ops.push(Op::Matmul { p, dtype });
+        }
+        ops.push(Op::GateUpSwiglu {
+            p: MatmulParams::new(1, 70, 256),
+            dtype,
+        });
+        ops.push(Op::Embedding {
+            vocab: 1000,
+            hidden: 256,
+            tokens: 9,
+            dtype,
+        });
+    }
+    ops
 }
 
 #[test]
@@ -117,19 +155,6 @@ fn every_op_matches_the_cpu_reference_in_every_config() {
         );
         for (case, want) in cases.iter().zip(&want) {
             let what = format!("[{name}] {case}");
-            if let Some(q) = case
-                .weight_dtype()
-                .filter(|d| !mistral_core::Backend::supports(&gpu, *d))
-            {
-                // Block formats have no WGSL kernels yet: the refusal names format and backend.
-                match case.run(&gpu, &case.inputs()) {
-                    Err(e)
-                        if e.to_string().contains(&q.to_string())
-                            && e.to_string().contains("wgpu") => {}
-                    other => failures.push(format!("{what}: expected a refusal, got {other:?}")),
-                }
-                continue;
-            }
             match case.run(&gpu, &case.inputs()) {
                 Ok(got) => {
                     if let Err(e) = compare(&what, &got, want, case.tolerance()) {
@@ -153,8 +178,9 @@ fn every_op_matches_the_cpu_reference_in_every_config() {
     );
 }
 
-/// The "split" config really splits: a [1000, 33] bf16 table over a 16 KiB limit is 5 buffers, and a
-/// row longer than the limit is a clear error rather than a panic.
+/// The "split" config really splits: a [1000, 33] bf16 table over a 16 KiB limit is 5 buffers, a
+/// Q4_K weight splits by whole rows and reads back as its blocks, and a row longer than the limit is
+/// a clear error rather than a panic.
 #[test]
 fn weights_past_the_binding_limit_are_split_by_rows() {
     use mistral_core::{Backend, HostTensor};
@@ -168,6 +194,17 @@ fn weights_past_the_binding_limit_are_split_by_rows() {
         (66000usize).div_ceil(common::SPLIT_BINDING as usize / 66 * 66)
     );
     assert_eq!(gpu.download_f32(&w).unwrap(), vec![0.5; 33000]);
+    // A block-quantized weight splits by whole rows: 288-byte Q4_K rows, 56 to a 16 KiB part.
+    let values: Vec<f32> = (0..300 * 512)
+        .map(|i| ((i % 97) as f32 - 48.0) / 64.0)
+        .collect();
+    let q = HostTensor::from_f32(vec![300, 512], &values, DType::Q4K);
+    let w = gpu.upload(&q).unwrap();
+    assert_eq!(
+        w.parts(),
+        300usize.div_ceil(common::SPLIT_BINDING as usize / 288)
+    );
+    assert_eq!(gpu.download_f32(&w).unwrap(), q.to_f32());
     let wide = HostTensor::from_f32(vec![2, 8192], &vec![0.0; 16384], DType::F32);
     let err = gpu.upload(&wide).unwrap_err().to_string();
     assert!(err.contains("binding limit"), "{err}");

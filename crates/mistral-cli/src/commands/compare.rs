@@ -49,6 +49,8 @@ impl OnModel for Task {
         let opts = ModelOptions {
             max_batch: self.max_batch,
             context_limit: model.opts().context_limit,
+            // The reference stores its cache as the backend does: both round the same values.
+            kv_dtype: Some(model.kv_dtype()),
         };
         let mut cpu = Model::new(CpuBackend::new(), cfg, &host, opts, &mut |_, _| {})?;
         let want = captured(&mut cpu, &self.tokens)?;

@@ -9,11 +9,13 @@ mod random_model;
 mod text;
 mod tokenize;
 
-use mistral_core::{Backend, Error, Result};
+use std::io::IsTerminal;
+
+use mistral_core::{Backend, DType, Error, Result};
 use mistral_cpu::CpuBackend;
 use mistral_cuda::CudaBackend;
 use mistral_model::quantize::Scheme;
-use mistral_model::{HostWeights, MistralConfig, Model, ModelOptions};
+use mistral_model::{HostWeights, MemoryPlan, MistralConfig, Model, ModelOptions};
 use mistral_wgpu::{WgpuBackend, WgpuOptions};
 
 use crate::args::{BackendKind, Cli, Command, ModelArgs, WindowOverride};
@@ -108,28 +110,78 @@ pub fn with_model(a: &ModelArgs, task: impl OnModel) -> Result<()> {
     let opts = ModelOptions {
         max_batch: a.max_batch,
         context_limit: a.context_limit,
+        kv_dtype: a
+            .kv_dtype
+            .as_deref()
+            .map(mistral_core::ops::parse_kv_dtype)
+            .transpose()?,
     };
     let mut progress = crate::progress::bytes("loading weights");
-    let weight_bytes = host.bytes();
+    let plan = MemoryPlan::new(
+        &cfg,
+        host.bytes(),
+        &opts,
+        opts.kv_dtype.unwrap_or(DType::F32),
+    );
     match a.backend {
         BackendKind::Cpu => {
             let b = CpuBackend::new();
+            report_plan(&b, &plan);
             task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
         }
         BackendKind::Wgpu => {
             let b = WgpuBackend::new(WgpuOptions {
                 adapter: a.adapter,
                 force_portable: a.portable,
+                memory_budget_bytes: a.memory_budget,
                 ..Default::default()
             })?;
-            b.check_memory("model weights", weight_bytes)?;
+            let what = report_plan(&b, &plan);
+            b.check_memory(&what, plan.total())?;
+            // Weights split by rows past the binding limit; a KV layer or an activation cannot.
+            let (buffer, largest) = largest_unsplit_buffer(&cfg, &opts, &plan);
+            if largest > b.max_buffer_bytes() {
+                return Err(Error::Unsupported(format!(
+                    "{buffer} needs one buffer of {largest} bytes, past {}'s limit of {} bytes per buffer; lower --max-batch or --context-limit",
+                    b.name(),
+                    b.max_buffer_bytes()
+                )));
+            }
             task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
         }
         BackendKind::Cuda => {
             let b = CudaBackend::new(a.adapter.unwrap_or(0))?;
             // Refuse before a 14 GB upload half-fails.
-            b.check_memory("model weights", weight_bytes)?;
+            let what = report_plan(&b, &plan);
+            b.check_memory(&what, plan.total())?;
             task.run(Model::new(b, cfg, &host, opts, &mut progress)?)
         }
+    }
+}
+
+/// Tells a person at a terminal what the backend will hold before the upload starts; returns the
+/// same text for an out-of-memory error.
+fn report_plan<B: Backend>(b: &B, plan: &MemoryPlan) -> String {
+    let what = format!("the model on {} ({})", b.name(), plan.summary());
+    if std::io::stderr().is_terminal() {
+        eprintln!("{} will hold {}", b.name(), plan.summary());
+    }
+    what
+}
+
+/// The largest buffer the model allocates that is not a weight (weights split by rows), and
+/// what it is: one layer's K (or V) cache, or the widest activation block.
+fn largest_unsplit_buffer(
+    cfg: &MistralConfig,
+    opts: &ModelOptions,
+    plan: &MemoryPlan,
+) -> (&'static str, u64) {
+    let kv_layer = plan.kv_cache / (2 * cfg.num_hidden_layers.max(1) as u64);
+    let widest = cfg.vocab_size.max(cfg.intermediate_size).max(cfg.q_dim()) as u64;
+    let act = widest * opts.max_batch as u64 * 4;
+    if kv_layer >= act {
+        ("one layer's KV cache", kv_layer)
+    } else {
+        ("the activations of one --max-batch block", act)
     }
 }

@@ -29,6 +29,7 @@
 //! leaves undefined (inf/NaN from blocks whose scale underflows): see `search::trunc_i32`.
 
 mod k_scales;
+pub mod planar;
 pub mod q4_0;
 pub mod q4_1;
 pub mod q4_k;

@@ -2,7 +2,7 @@ use cudarc::driver::DeviceRepr;
 use mistral_core::ops::AttentionParams;
 use mistral_core::{Error, Result};
 
-use super::{attention_prefill, u32_of, want_f32};
+use super::{attention_prefill, kv_entry, u32_of};
 use crate::device::{arg, Device, Grid};
 use crate::kernels::ATTENTION;
 use crate::CudaTensor;
@@ -44,8 +44,8 @@ const MAX_SPLITS: usize = 32;
 pub(crate) enum Plan {
     /// Tensor-core FlashAttention-2 (`attn_split_kv_f32` + `attn_prefill_f32`).
     Prefill,
-    /// `attn_f32` with `qb` queries per block and the keys cut into `splits` (merged by
-    /// `attn_combine_f32` when more than one).
+    /// `attn_<cache dtype>` with `qb` queries per block and the keys cut into `splits` (merged
+    /// by `attn_combine_f32` when more than one).
     Simt { qb: usize, splits: usize },
 }
 
@@ -81,8 +81,9 @@ pub(crate) fn scratch_len(p: &AttentionParams) -> usize {
     }
 }
 
-/// Sliding-window GQA attention: the kernels [`plan`] picks. `part` is a scratch buffer of at
-/// least [`scratch_len`] floats (0 when that is 0).
+/// Sliding-window GQA attention: the kernels [`plan`] picks, instantiated for the cache's dtype
+/// (f32, f16 or bf16; `p.check` verified both caches share it and every other tensor is f32).
+/// `part` is a scratch buffer of at least [`scratch_len`] floats (0 when that is 0).
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     dev: &Device,
@@ -96,16 +97,7 @@ pub fn attention(
     p: &AttentionParams,
 ) -> Result<()> {
     p.check(q, k_new, v_new, k_cache, v_cache, &*out)?;
-    for (what, t) in [
-        ("q", q),
-        ("k_new", k_new),
-        ("v_new", v_new),
-        ("k_cache", k_cache),
-        ("v_cache", v_cache),
-        ("out", &*out),
-    ] {
-        want_f32("attention", what, t)?;
-    }
+    let entry = kv_entry("attn", k_cache.dtype)?;
     if p.head_dim > MAX_HEAD_DIM || p.head_dim == 0 {
         return Err(Error::Unsupported(format!(
             "attention: head_dim {} is not in 1..={MAX_HEAD_DIM}",
@@ -181,15 +173,17 @@ pub fn attention(
         block: (32 * warps) as u32,
         shared: shared as u32,
     };
-    // SAFETY: attn_f32(AttnArgs) by value; every buffer holds what `p.check` verified, `pos` is 0
-    // or a staged u32 written before the recorded step runs, `part` holds scratch_len(p) floats
-    // when splits > 1 (the backend's scratch), and the dynamic shared memory is the size the
-    // kernel indexes (warps·d + KT·(d+1) + KT·d floats).
-    unsafe { dev.launch(&ATTENTION, "attn_f32", grid, &mut [arg(&a)])? };
+    // SAFETY: attn_<cache dtype>(AttnArgs) by value, `entry` chosen by the caches' dtype so the
+    // kernel reads their elements at their size; every buffer holds what `p.check` verified,
+    // `pos` is 0 or a staged u32 written before the recorded step runs, `part` holds
+    // scratch_len(p) floats when splits > 1 (the backend's scratch), and the dynamic shared memory
+    // is the size the kernel indexes (warps·d + KT·(d+1) + KT·d floats).
+    unsafe { dev.launch(&ATTENTION, entry, grid, &mut [arg(&a)])? };
     if splits > 1 {
         let (po, d, sp) = (a.out, a.d, a.splits);
         // SAFETY: attn_combine_f32(const float*, float*, u32, u32); part holds n·n_heads·splits·
-        // (d+2) floats written by attn_f32 just before on the same stream; out holds n·n_heads·d.
+        // (d+2) floats written by attn_<cache dtype> just before on the same stream; out holds
+        // n·n_heads·d.
         unsafe {
             dev.launch(
                 &ATTENTION,

@@ -1,13 +1,13 @@
 //! Tensor-core sliding-window attention for prefill blocks (kernels/attention_prefill.cu):
-//! `attn_split_kv_f32` splits the keys and values the block can see into f16 hi/lo pieces in the
-//! backend's scratch buffer, then `attn_prefill_f32` runs FlashAttention-2 over them with mma.sync.
+//! `attn_split_kv_<cache dtype>` (f32, f16 or bf16 cache) splits the keys and values the block can
+//! see into f16 hi/lo pieces in the backend's scratch buffer, then `attn_prefill_f32` runs FlashAttention-2 over them with mma.sync.
 //! `attention::plan` chooses this path; the shapes it does not take go to `attn_f32`.
 
 use cudarc::driver::DeviceRepr;
 use mistral_core::ops::AttentionParams;
 use mistral_core::Result;
 
-use super::u32_of;
+use super::{kv_entry, u32_of};
 use crate::device::{arg, Device, Grid};
 use crate::kernels::ATTENTION_PREFILL;
 use crate::CudaTensor;
@@ -77,8 +77,8 @@ pub(crate) fn scratch_len(p: &AttentionParams) -> usize {
     2 * p.n_kv_heads * key_span(p).1 * p.head_dim
 }
 
-/// Runs the two kernels. The caller (`attention::attention`) has checked the tensors (`p.check`,
-/// all f32), `supports(p)`, `p.n > 0` and that every position is below 2^31; `scratch` holds
+/// Runs the two kernels. The caller (`attention::attention`) has checked the tensors (`p.check`:
+/// f32 activations, caches of one dtype f32/f16/bf16), `supports(p)`, `p.n > 0` and that every position is below 2^31; `scratch` holds
 /// [`scratch_len`] floats.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attention_prefill(
@@ -93,6 +93,7 @@ pub(crate) fn attention_prefill(
     p: &AttentionParams,
 ) -> Result<()> {
     debug_assert!(supports(p) && p.n > 0 && scratch_len(p) > 0);
+    let entry = kv_entry("attn_split_kv", k_cache.dtype)?;
     let s = &dev.stream;
     let (kfirst, keys) = key_span(p);
     let (kfirst, keys) = (
@@ -117,19 +118,13 @@ pub(crate) fn attention_prefill(
         block: 256,
         shared: 0,
     };
-    // SAFETY: attn_split_kv_f32(SplitKvArgs) by value. It reads row j − start_pos of k_new/v_new
-    // ([n, n_kv, d], j < start_pos + n) or row j % slots of k_cache/v_cache ([slots, n_kv, d]) for
-    // the positions kfirst .. kfirst + keys, as `p.check` verified, 16 bytes at a time (rows are
-    // d % 16 == 0 floats from a buffer's start); it writes 4·n_kv·keys·d u16 = scratch_len(p)
+    // SAFETY: attn_split_kv_<cache dtype>(SplitKvArgs) by value, `entry` chosen by the caches'
+    // dtype. It reads row j − start_pos of k_new/v_new ([n, n_kv, d] f32, j < start_pos + n) or
+    // row j % slots of k_cache/v_cache ([slots, n_kv, d] of their dtype) for the positions
+    // kfirst .. kfirst + keys, as `p.check` verified, 4 elements at a time (aligned: rows are
+    // d % 16 == 0 elements from a buffer's start); it writes 4·n_kv·keys·d u16 = scratch_len(p)
     // floats of `scratch`.
-    unsafe {
-        dev.launch(
-            &ATTENTION_PREFILL,
-            "attn_split_kv_f32",
-            grid,
-            &mut [arg(&split)],
-        )?
-    };
+    unsafe { dev.launch(&ATTENTION_PREFILL, entry, grid, &mut [arg(&split)])? };
 
     let group = p.n_heads / p.n_kv_heads;
     let qb = ROWS / group;
@@ -155,7 +150,7 @@ pub(crate) fn attention_prefill(
         shared: 0,
     };
     // SAFETY: attn_prefill_f32(PrefillArgs) by value. q and out hold n·n_heads·d floats
-    // (`p.check`); kv is the scratch attn_split_kv_f32 filled just before on the same stream with
+    // (`p.check`); kv is the scratch attn_split_kv_* filled just before on the same stream with
     // the pieces of positions kfirst .. kfirst + keys, which covers every key of every query's
     // window; the kernel's 34 KiB of shared memory is static.
     unsafe { dev.launch(&ATTENTION_PREFILL, "attn_prefill_f32", grid, &mut [arg(&a)]) }

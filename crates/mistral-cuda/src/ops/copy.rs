@@ -1,16 +1,16 @@
 use mistral_core::ops::CopyParams;
 use mistral_core::Result;
 
-use super::{elementwise_grid, want_f32};
+use super::{elementwise_grid, kv_entry};
 use crate::device::{arg, Device};
 use crate::kernels::ELEMENTWISE;
 use crate::CudaTensor;
 
-/// `dst[dst_offset + i] = src[src_offset + i]` for `i < len` (kernel `copy_f32`).
+/// `dst[dst_offset + i] = src[src_offset + i]` for `i < len`: f32 into an f32, f16 or bf16 `dst`
+/// (a KV cache), rounded to nearest even (kernels `copy_f32`, `copy_f16`, `copy_bf16`).
 pub fn copy(dev: &Device, src: &CudaTensor, dst: &mut CudaTensor, p: &CopyParams) -> Result<()> {
     p.check(src, &*dst)?;
-    want_f32("copy", "src", src)?;
-    want_f32("copy", "dst", &*dst)?;
+    let entry = kv_entry("copy", dst.dtype)?;
     if p.len == 0 {
         return Ok(());
     }
@@ -29,13 +29,14 @@ pub fn copy(dev: &Device, src: &CudaTensor, dst: &mut CudaTensor, p: &CopyParams
             0u64,
         ),
     };
-    // SAFETY: copy_f32(const float*, float*, u64, const u32*); offsets + len are within both
-    // (checked above), applied on the host or, when staged, by the kernel from `po` (two u32s
-    // written before the recorded step runs).
+    // SAFETY: copy_<dst dtype>(const float*, T*, u64, const u32*) with T the element type of `dst`
+    // (`entry` is chosen by its dtype, so `ptr_at` and the kernel use the same element size);
+    // offsets + len are within both (checked above), applied on the host or, when staged, by the
+    // kernel from `po` (two u32s written before the recorded step runs).
     unsafe {
         dev.launch(
             &ELEMENTWISE,
-            "copy_f32",
+            entry,
             elementwise_grid(p.len),
             &mut [arg(&ps), arg(&pd), arg(&n), arg(&po)],
         )

@@ -5,6 +5,7 @@ use mistral_core::{DType, Result, TensorInfo};
 use super::{u32_of, want_f32};
 use crate::device::{arg, Device, Grid};
 use crate::kernels::EMBEDDING;
+use crate::planar::{check_row, entry};
 use crate::CudaTensor;
 
 /// Token ids per launch; they travel as a kernel parameter (`TokenChunk` in embedding.cu).
@@ -19,7 +20,8 @@ struct TokenChunk {
 // SAFETY: plain-old-data with the layout of `struct TokenChunk { u32 ids[64]; }`.
 unsafe impl DeviceRepr for TokenChunk {}
 
-/// `out[t, :] = table[tokens[t], :]` widened to f32 (kernels `embedding_{dtype}`).
+/// `out[t, :] = table[tokens[t], :]` widened to f32 (kernels `embedding_{dtype}`); block formats
+/// are dequantized exactly as the CPU does.
 pub fn embedding(
     dev: &Device,
     table: &CudaTensor,
@@ -27,15 +29,12 @@ pub fn embedding(
     hidden: usize,
     out: &mut CudaTensor,
 ) -> Result<()> {
-    check_embedding(table, tokens, hidden, &*out)?;
+    let vocab = check_embedding(table, tokens, hidden, &*out)?;
+    check_row("embedding", "hidden", table.dtype(), hidden)?;
     want_f32("embedding", "out", &*out)?;
-    let entry = match table.dtype() {
-        DType::F32 => "embedding_f32",
-        DType::F16 => "embedding_f16",
-        DType::BF16 => "embedding_bf16",
-        q => unreachable!("cuda tensors are never {q}: upload refuses block formats"),
-    };
+    let name = entry!("embedding_", table.dtype());
     let h = u32_of("embedding", "hidden", hidden)?;
+    let vocab = u32_of("embedding", "vocab", vocab)?;
     if tokens.len() == 1 {
         // A decode step begins: record it for graph replay (graph.rs).
         dev.begin_step()?;
@@ -60,15 +59,24 @@ pub fn embedding(
             block: 256,
             shared: 0,
         };
-        // SAFETY: embedding_*(const W*, TokenChunk, float*, u32, const u32*); ids < vocab
-        // (checked above), in `tok` or, when staged, at `ids` (written before the recorded step
-        // runs); out holds this chunk's rows (checked above); only `chunk.len()` rows launched.
+        // SAFETY: embedding_*(const W*, TokenChunk, float*, u32 hidden, const u32*, u32 vocab);
+        // the table is [vocab, hidden] (planar blocks for a block format, hidden % B == 0);
+        // ids < vocab (checked above), in `tok` or, when staged, at `ids` (written before the
+        // recorded step runs); out holds this chunk's rows (checked above); only `chunk.len()`
+        // rows launched.
         unsafe {
             dev.launch(
                 &EMBEDDING,
-                entry,
+                name,
                 grid,
-                &mut [arg(&pt), arg(&tok), arg(&po), arg(&h), arg(&ids)],
+                &mut [
+                    arg(&pt),
+                    arg(&tok),
+                    arg(&po),
+                    arg(&h),
+                    arg(&ids),
+                    arg(&vocab),
+                ],
             )?
         };
     }

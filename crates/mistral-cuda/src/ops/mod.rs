@@ -28,6 +28,24 @@ pub(crate) fn want_f32(op: &'static str, what: &str, t: &impl TensorInfo) -> Res
     Ok(())
 }
 
+/// The kernel entry of a KV-cache op for a cache stored in `dtype`: `{op}_f32`, `{op}_f16` or
+/// `{op}_bf16` (the entries each op file instantiates for the three cache types).
+pub(crate) fn kv_entry(op: &'static str, dtype: DType) -> Result<&'static str> {
+    let entry = match (op, dtype) {
+        ("copy", DType::F32) => "copy_f32",
+        ("copy", DType::F16) => "copy_f16",
+        ("copy", DType::BF16) => "copy_bf16",
+        ("attn", DType::F32) => "attn_f32",
+        ("attn", DType::F16) => "attn_f16",
+        ("attn", DType::BF16) => "attn_bf16",
+        ("attn_split_kv", DType::F32) => "attn_split_kv_f32",
+        ("attn_split_kv", DType::F16) => "attn_split_kv_f16",
+        ("attn_split_kv", DType::BF16) => "attn_split_kv_bf16",
+        _ => return Err(mistral_core::backend::unsupported_kv_dtype("cuda", dtype)),
+    };
+    Ok(entry)
+}
+
 /// A value that must fit a 32-bit kernel parameter.
 pub(crate) fn u32_of(op: &'static str, what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Unsupported(format!("{op}: {what} = {v} exceeds 2^32")))

@@ -8,12 +8,15 @@
 //! (default 256) also splits the keys over workgroups (split-K, up to `MAX_SPLITS`), each writing
 //! (max, sum, unnormalised output), and a combine pass merges them: one query x 32 heads alone would
 //! leave most of a GPU idle.
+//!
+//! The KV cache may be stored in f32, f16 or bf16 ([`kv_defines`]): both kernels widen it exactly
+//! as they read it, so everything after the load is the f32 cache's arithmetic.
 
 use std::sync::Mutex;
 
 use bytemuck::{Pod, Zeroable};
 use mistral_core::ops::AttentionParams;
-use mistral_core::{Error, Result, TensorInfo};
+use mistral_core::{DType, Error, Result, TensorInfo};
 
 use crate::context::u32_of;
 use crate::shader::Shader;
@@ -86,6 +89,17 @@ struct Params {
     _pad: u32,
 }
 
+/// The defines selecting how both attention shaders read a cache stored in `dtype`: f16 through
+/// `enable f16` where the adapter has it (`f16_ext`), else from packed `u32` words.
+fn kv_defines(dtype: DType, f16_ext: bool) -> Vec<&'static str> {
+    match dtype {
+        DType::F16 if f16_ext => vec!["KV_F16", "F16_EXT"],
+        DType::F16 => vec!["KV_F16"],
+        DType::BF16 => vec!["KV_BF16"],
+        _ => vec![],
+    }
+}
+
 /// The split-K partials buffer, grown on demand.
 #[derive(Default)]
 pub struct Scratch(Mutex<Option<WgpuTensor>>);
@@ -134,9 +148,11 @@ pub fn attention(
         (1, q.f32_buffer(OP, "q")?),
         (2, k_new.f32_buffer(OP, "k_new")?),
         (3, v_new.f32_buffer(OP, "v_new")?),
-        (4, k_cache.f32_buffer(OP, "k_cache")?),
-        (5, v_cache.f32_buffer(OP, "v_cache")?),
+        // f32, f16 or bf16, the same for both (`p.check`).
+        (4, k_cache.buffer(OP)?),
+        (5, v_cache.buffer(OP)?),
     ];
+    let kv = kv_defines(k_cache.dtype(), b.f16);
     let out_buf = out.f32_buffer(OP, "out")?;
     if plan == Plan::Prefill {
         let tiles = (p.n * p.n_heads / p.n_kv_heads).div_ceil(PREFILL_ROWS);
@@ -145,9 +161,9 @@ pub fn attention(
         bufs.push((6, out_buf));
         return b
             .ctx
-            .dispatch(Shader::AttentionPrefill, &[], params, &bufs, groups);
+            .dispatch(Shader::AttentionPrefill, &kv, params, &bufs, groups);
     }
-    let mut defines = vec![];
+    let mut defines = kv;
     if b.subgroups {
         defines.push("SUBGROUPS");
     }

@@ -1,5 +1,7 @@
 //! `y = x · Wᵀ`: `shaders/matmul_gemv.wgsl` for one row (decode), `shaders/matmul_tiled.wgsl` for
-//! many (prefill). One dispatch per part of a row-split weight, each writing its slice of columns.
+//! many (prefill); with a block-quantized weight their `*_quant` twins, which read the GGML blocks
+//! in place through `shaders/quant.wgsl` (same parameters, workgroups and tiles). One dispatch per
+//! part of a row-split weight, each writing its slice of columns.
 
 use bytemuck::{Pod, Zeroable};
 use mistral_core::ops::MatmulParams;
@@ -9,12 +11,12 @@ use crate::context::u32_of;
 use crate::shader::{weight_define, Shader};
 use crate::{WgpuBackend, WgpuTensor};
 
-/// Output rows per GEMV workgroup (`ROWS` in the shader).
+/// Output rows per GEMV workgroup (`ROWS` in both GEMV shaders).
 const GEMV_ROWS: usize = 4;
-/// Output tile edge of the tiled kernel (`T` in the shader).
+/// Output tile edge of the tiled kernels (`T` in both tiled shaders).
 const TILE: usize = 64;
 
-/// Mirrors `Params` in `matmul_gemv.wgsl`.
+/// Mirrors `Params` in `matmul_gemv.wgsl` and `matmul_gemv_quant.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct GemvParams {
@@ -24,7 +26,7 @@ struct GemvParams {
     x_off: u32,
 }
 
-/// Mirrors `Params` in `matmul_tiled.wgsl`.
+/// Mirrors `Params` in `matmul_tiled.wgsl` and `matmul_tiled_quant.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct TiledParams {
@@ -37,7 +39,8 @@ struct TiledParams {
     _pad: [u32; 2],
 }
 
-/// `y[m, n] = x[x_row.., k] · w[n, k]ᵀ`, f32 accumulation.
+/// `y[m, n] = x[x_row.., k] · w[n, k]ᵀ`, f32 accumulation. A block-quantized weight needs `k` to
+/// be a whole number of its blocks (GGUF rows always are).
 pub fn matmul(
     b: &WgpuBackend,
     x: &WgpuTensor,
@@ -56,6 +59,10 @@ pub fn matmul(
             ),
         ));
     }
+    let quant = w.dtype.is_quantized();
+    if quant {
+        check_whole_blocks(OP, "k", p.k, w.dtype)?;
+    }
     let (xb, yb) = (x.f32_buffer(OP, "x")?, y.f32_buffer(OP, "y")?);
     let (k, x_off) = (
         u32_of(OP, "k", p.k)?,
@@ -67,11 +74,16 @@ pub fn matmul(
         } else {
             (part.row0, part.rows)
         };
+        if quant {
+            // The quantized shaders address a part's bytes with u32 offsets.
+            u32_of(OP, "weight part bytes", part.bytes as usize)?;
+        }
         let bufs = [(1, xb), (2, &part.buffer), (3, yb)];
         let mut defines = vec![weight_define(w.dtype)];
         if p.m == 1 {
-            // Wide loads need whole 8-element chunks per row (and 16-byte aligned x rows).
-            if p.k.is_multiple_of(8) {
+            // Wide loads need whole 8-element chunks per row (and 16-byte aligned x rows); the
+            // quantized kernel always reads x as vec4s (k is whole blocks of 32 or 256).
+            if p.k.is_multiple_of(8) && !quant {
                 defines.push("VEC");
                 if w.dtype == DType::F16 && b.f16 {
                     defines.push("F16_EXT");
@@ -88,7 +100,11 @@ pub fn matmul(
             };
             let groups = b.ctx.groups_1d(rows.div_ceil(GEMV_ROWS))?;
             b.ctx.dispatch(
-                Shader::MatmulGemv,
+                if quant {
+                    Shader::MatmulGemvQuant
+                } else {
+                    Shader::MatmulGemv
+                },
                 &defines,
                 bytemuck::bytes_of(&params),
                 &bufs,
@@ -110,7 +126,11 @@ pub fn matmul(
                 1,
             ];
             b.ctx.dispatch(
-                Shader::MatmulTiled,
+                if quant {
+                    Shader::MatmulTiledQuant
+                } else {
+                    Shader::MatmulTiled
+                },
                 &defines,
                 bytemuck::bytes_of(&params),
                 &bufs,
@@ -119,4 +139,21 @@ pub fn matmul(
         }
     }
     Ok(())
+}
+
+/// Refuses a row length (`what` = `len`) that is not a whole number of `dtype`'s blocks: the
+/// quantized kernels index whole blocks per row.
+pub(crate) fn check_whole_blocks(
+    op: &'static str,
+    what: &str,
+    len: usize,
+    dtype: DType,
+) -> Result<()> {
+    if len.is_multiple_of(dtype.block_elems()) {
+        return Ok(());
+    }
+    Err(Error::Unsupported(format!(
+        "wgpu {op}: {what} = {len} is not a whole number of {dtype} blocks ({} elements)",
+        dtype.block_elems()
+    )))
 }
